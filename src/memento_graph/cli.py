@@ -1,0 +1,191 @@
+"""The `memento` command line: run and resume tasks, inspect threads, cases and tools.
+
+Heavy libraries (LangChain, LangGraph, Chroma) are imported inside commands, so `--help` is fast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from memento_graph.errors import MementoError
+
+console = Console(stderr=True)
+out = Console()
+
+app = typer.Typer(
+    name="memento",
+    help="An LLM agent that learns from experience: plan with past cases, act with tools, remember.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+threads_app = typer.Typer(help="List threads (runs) and show one.", invoke_without_command=True)
+app.add_typer(threads_app, name="threads")
+
+
+def _context(**overrides: Any) -> Any:
+    """Build the run Context from options over environment variables."""
+    from memento_graph.context import Context
+
+    return Context(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def _need_key() -> None:
+    if not os.environ.get("OPENAI_API_KEY"):
+        raise MementoError(
+            "OPENAI_API_KEY is not set: export it (any non-empty value works for local servers; "
+            "set OPENAI_BASE_URL for Ollama, vLLM or another OpenAI-compatible endpoint)"
+        )
+
+
+def _finish(outcome: Any, as_json: bool) -> None:
+    """Print an outcome and exit non-zero when the run did not finish."""
+    from dataclasses import asdict
+
+    from memento_graph.progress import show_outcome
+
+    if as_json:
+        out.print_json(json.dumps(asdict(outcome), default=str))
+    else:
+        show_outcome(out, outcome)
+    if outcome.status == "failed":
+        console.print(
+            f"error: {outcome.error}; resume with `memento resume {outcome.thread_id}`",
+            markup=False, highlight=False, soft_wrap=True,
+        )
+        raise typer.Exit(1)
+    if outcome.status == "interrupted":
+        raise typer.Exit(1)
+
+
+async def _run_or_resume(ctx: Any, as_json: bool, start: Any) -> Any:
+    from memento_graph.progress import Progress
+    from memento_graph.runner import open_agent
+
+    async with open_agent(ctx) as agent:
+        progress = None if as_json else Progress(console)
+        return await start(agent, progress.on_event if progress else None)
+
+
+@app.command()
+def run(
+    task: Annotated[str, typer.Argument(help="The task: a question or an instruction.")],
+    file: Annotated[list[str], typer.Option("--file", "-f", help="Attach a file (repeatable).")] = [],  # noqa: B006
+    thread_id: Annotated[str | None, typer.Option(help="Thread id (default: a new one).")] = None,
+    ground_truth: Annotated[
+        str | None, typer.Option(help="Known answer: the reward is judged against it.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
+    policy: Annotated[
+        str | None, typer.Option(help="Case-selection policy: similarity, learned or none.")
+    ] = None,
+    user: Annotated[str | None, typer.Option(help="Namespace of the cases.")] = None,
+    mcp_config: Annotated[str | None, typer.Option(help="mcp.json with more MCP servers.")] = None,
+) -> None:
+    """Run a task: retrieve cases, plan, execute subtasks with tools, answer, remember."""
+    if not task.strip():
+        raise MementoError("the task is empty: give the question or instruction to work on")
+    _need_key()
+    ctx = _context(policy=policy, user=user, mcp_config=mcp_config)
+
+    async def start(agent: Any, on_event: Any) -> Any:
+        return await agent.run(
+            task, files=file, ground_truth=ground_truth, thread_id=thread_id, on_event=on_event
+        )
+
+    _finish(asyncio.run(_run_or_resume(ctx, as_json, start)), as_json)
+
+
+@app.command()
+def resume(
+    thread_id: Annotated[str, typer.Argument(help="The thread to continue.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
+) -> None:
+    """Resume an interrupted or failed thread where it stopped, without redoing finished work."""
+    from memento_graph.context import Context
+    from memento_graph.runs import ThreadIndex
+
+    _need_key()
+    row = ThreadIndex(Context().home_path).get(thread_id)
+    if row is None:
+        raise MementoError(f"unknown thread: {thread_id} (see `memento threads`)")
+    ctx = _context(**json.loads(row["context"] or "{}"))
+
+    async def start(agent: Any, on_event: Any) -> Any:
+        return await agent.resume(thread_id, on_event=on_event)
+
+    _finish(asyncio.run(_run_or_resume(ctx, as_json, start)), as_json)
+
+
+@threads_app.callback()
+def threads(
+    typer_ctx: typer.Context,
+    limit: Annotated[int, typer.Option(help="How many threads to list.")] = 30,
+) -> None:
+    """List threads, newest first: status (done, interrupted, failed, running), task, time."""
+    if typer_ctx.invoked_subcommand:
+        return
+    from rich.table import Table
+
+    from memento_graph.context import Context
+    from memento_graph.runs import ThreadIndex
+
+    table = Table("thread", "status", "started", "task")
+    for row in ThreadIndex(Context().home_path).list(limit):
+        table.add_row(row["thread_id"], row["status"], row["started_at"], row["task"][:70])
+    out.print(table)
+
+
+@threads_app.command("show")
+def threads_show(thread_id: Annotated[str, typer.Argument(help="The thread to show.")]) -> None:
+    """Show a thread: retrieved cases, plans, subtasks with results, answer and reward."""
+    from memento_graph.context import Context
+    from memento_graph.progress import show_thread
+    from memento_graph.runs import ThreadIndex
+
+    row = ThreadIndex(Context().home_path).get(thread_id)
+    if row is None:
+        raise MementoError(f"unknown thread: {thread_id} (see `memento threads`)")
+    show_thread(out, row, asyncio.run(_values(thread_id)))
+
+
+async def _values(thread_id: str) -> dict[str, Any]:
+    from memento_graph.checkpoint import open_checkpointer
+    from memento_graph.context import Context
+    from memento_graph.graph import builder
+
+    async with open_checkpointer(Context()) as saver:
+        graph = builder.compile(checkpointer=saver)
+        snapshot = await graph.aget_state({"configurable": {"thread_id": thread_id}})
+        return dict(snapshot.values or {})
+
+
+def main() -> None:
+    """Entry point: run the app; user errors print one line and exit non-zero."""
+    try:
+        app()
+    except MementoError as exc:
+        console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # noqa: BLE001 - no traceback for users unless they ask
+        if os.environ.get("MEMENTO_DEBUG"):
+            raise
+        console.print(
+            f"error: {type(exc).__name__}: {exc} (MEMENTO_DEBUG=1 shows the traceback)",
+            markup=False, highlight=False, soft_wrap=True,
+        )
+        sys.exit(1)
+    except KeyboardInterrupt:
+        console.print("interrupted: resume the thread with `memento resume THREAD_ID`")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

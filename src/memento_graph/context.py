@@ -1,0 +1,107 @@
+"""Run-time settings of the agent (LangGraph `context_schema`).
+
+Every field carries a description (Studio shows them as a form) and falls back to an environment
+variable, `MEMENTO_<FIELD>` unless the field names another.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from memento_graph.errors import MementoError
+
+
+def default_home() -> str:
+    """Return the data directory: `MEMENTO_HOME` or the per-user data dir."""
+    return os.environ.get("MEMENTO_HOME") or platformdirs.user_data_dir("memento-graph")
+
+
+def _env_field(default: Any, description: str, env: str | None = None) -> Any:
+    return field(default=default, metadata={"description": description, "env": env})
+
+
+@dataclass(kw_only=True)
+class Context:
+    """Settings for one run of the Memento loop."""
+
+    planner_model: str = _env_field(
+        "gpt-4o-mini", "Model that writes the plan (meta-planner) and the final answer."
+    )
+    executor_model: str = _env_field(
+        "gpt-4o-mini", "Model that executes each subtask with tools."
+    )
+    judge_model: str = _env_field(
+        "gpt-4o-mini", "Model that judges the answer when no ground truth is given."
+    )
+    top_k: int = _env_field(4, "How many past cases to show the planner (K=4 is the paper's best).")
+    policy: str = _env_field(
+        "similarity",
+        "Case-selection policy: similarity (top-K cosine), learned (online-trained), "
+        "or none (memory off: no retrieval, no write).",
+    )
+    user: str = _env_field("default", "Namespace that keeps each user's cases apart.")
+    max_cycles: int = _env_field(3, "Most planning cycles (plan, execute, replan) before answering.")
+    max_tool_calls: int = _env_field(8, "Most tool calls one subtask may make.")
+    concurrency: int = _env_field(4, "Most subtasks executed at the same time.")
+    model_timeout: float = _env_field(120.0, "Seconds before one model call times out.")
+    home: str = _env_field(
+        "", "Data directory (case bank, threads); empty means MEMENTO_HOME or the user data dir.",
+        env="MEMENTO_HOME",
+    )
+    embedding_model: str = _env_field(
+        "all-MiniLM-L6-v2",
+        "Embedder of the case bank: all-MiniLM-L6-v2 (local ONNX) or openai:<model>.",
+    )
+    mcp_config: str = _env_field(
+        "", "Path of an mcp.json (Claude Desktop format) with more MCP servers.",
+        env="MEMENTO_MCP_CONFIG",
+    )
+    disable_servers: str = _env_field(
+        "", "Comma-separated built-in MCP servers to switch off (or 'all').",
+    )
+    tool_timeout: float = _env_field(60.0, "Seconds before one tool call times out.")
+    approve_plan: bool = _env_field(False, "Pause after planning for approve / edit / reject.")
+
+    def __post_init__(self) -> None:
+        """Fill fields left at their defaults from environment variables."""
+        for f in fields(self):
+            env = f.metadata.get("env") or f"MEMENTO_{f.name.upper()}"
+            if getattr(self, f.name) == f.default and env in os.environ:
+                try:
+                    setattr(self, f.name, _coerce(os.environ[env], f.default))
+                except ValueError:
+                    kind = type(f.default).__name__
+                    raise MementoError(f"{env}={os.environ[env]!r} is not a valid {kind}") from None
+        if not self.home:
+            self.home = default_home()
+
+    @property
+    def home_path(self) -> Path:
+        """Return the data directory as a Path, created if missing."""
+        path = Path(self.home).expanduser()
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+def _coerce(raw: str, default: Any) -> Any:
+    if isinstance(default, bool):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, float):
+        return float(raw)
+    return raw
+
+
+def describe() -> list[tuple[str, str, str, str]]:
+    """Return (field, env var, default, description) rows for docs and `memento config`."""
+    rows = []
+    for f in fields(Context):
+        env = f.metadata.get("env") or f"MEMENTO_{f.name.upper()}"
+        rows.append((f.name, env, str(f.default), f.metadata["description"]))
+    return rows

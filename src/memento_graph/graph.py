@@ -1,0 +1,66 @@
+"""The Memento loop as a LangGraph graph (wiring only).
+
+    retrieve_cases -> plan -> dispatch_subtask -> execute_with_tools (one Send per ready subtask)
+                       ^            |  ^                   |
+                       |            |  +-------------------+   (until no subtask is ready)
+                       +------------+                          (replan with the results)
+    plan -> synthesize -> write_memory -> END                  (answered, failed or out of cycles)
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import Send
+
+from memento_graph.context import Context
+from memento_graph.llm import MODEL_RETRY
+from memento_graph.nodes.dispatch_subtask import dispatch_subtask, subtask_sends
+from memento_graph.nodes.execute_with_tools import execute_with_tools
+from memento_graph.nodes.plan import plan
+from memento_graph.nodes.retrieve_cases import retrieve_cases
+from memento_graph.nodes.synthesize import synthesize
+from memento_graph.nodes.write_memory import write_memory
+from memento_graph.state import InputState, State
+
+
+def route_plan(state: State) -> Literal["dispatch_subtask", "synthesize"]:
+    """After planning: execute the new plan, or answer (final answer, failure, cycles spent)."""
+    return "dispatch_subtask" if state.get("status") == "executing" else "synthesize"
+
+
+def route_subtasks(state: State) -> list[Send] | Literal["plan"]:
+    """Fan out every ready subtask to the executor; when none is left, replan with the results."""
+    return subtask_sends(state) or "plan"
+
+
+builder = StateGraph(State, input_schema=InputState, context_schema=Context)
+
+# Nodes, named as in the paper; every node that calls a model retries transient errors.
+builder.add_node("retrieve_cases", retrieve_cases)
+builder.add_node("plan", plan, retry_policy=MODEL_RETRY)
+builder.add_node("dispatch_subtask", dispatch_subtask)
+builder.add_node("execute_with_tools", execute_with_tools, retry_policy=MODEL_RETRY)
+builder.add_node("synthesize", synthesize, retry_policy=MODEL_RETRY)
+builder.add_node("write_memory", write_memory, retry_policy=MODEL_RETRY)
+
+# Start by retrieving similar past cases, then plan with them.
+builder.add_edge(START, "retrieve_cases")
+builder.add_edge("retrieve_cases", "plan")
+
+# The planner either hands a plan to the dispatcher or goes to the answer.
+builder.add_conditional_edges("plan", route_plan)
+
+# The dispatcher fans out ready subtasks in parallel (Send), or returns to the planner.
+builder.add_conditional_edges("dispatch_subtask", route_subtasks, ["execute_with_tools", "plan"])
+
+# Each finished wave of subtasks goes back to the dispatcher, which frees their dependents.
+builder.add_edge("execute_with_tools", "dispatch_subtask")
+
+# Answer, judge the reward, write the case.
+builder.add_edge("synthesize", "write_memory")
+builder.add_edge("write_memory", END)
+
+# Compiled without a checkpointer: `langgraph dev` brings its own; the CLI compiles `builder` itself.
+graph = builder.compile(name="memento")

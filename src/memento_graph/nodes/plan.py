@@ -1,0 +1,107 @@
+"""plan: the meta-planner writes a DAG of subtasks, or the final answer."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from langchain_core.messages import HumanMessage, SystemMessage
+from langgraph.runtime import Runtime
+from pydantic import BaseModel, Field, model_validator
+
+from memento_graph import prompts
+from memento_graph.context import Context
+from memento_graph.llm import ask_json, chat_model
+from memento_graph.state import State
+
+
+class SubtaskSpec(BaseModel):
+    """One subtask of a plan."""
+
+    id: int
+    description: str = Field(min_length=1)
+    depends_on: list[int] = Field(default_factory=list)
+
+
+class PlannerOutput(BaseModel):
+    """The planner's reply: a plan or a final answer."""
+
+    thought: str = ""
+    plan: list[SubtaskSpec] = Field(default_factory=list)
+    final_answer: str | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> PlannerOutput:
+        if bool(self.plan) == bool(self.final_answer and self.final_answer.strip()):
+            raise ValueError("give exactly one of a non-empty `plan` and a `final_answer`")
+        ids = [s.id for s in self.plan]
+        if len(ids) != len(set(ids)):
+            raise ValueError("subtask ids must be unique")
+        for s in self.plan:
+            unknown = set(s.depends_on) - set(ids)
+            if unknown or s.id in s.depends_on:
+                raise ValueError(f"subtask {s.id} depends on unknown ids {sorted(unknown)}")
+        _check_acyclic({s.id: s.depends_on for s in self.plan})
+        return self
+
+
+def _check_acyclic(graph: dict[int, list[int]]) -> None:
+    done: set[int] = set()
+    while len(done) < len(graph):
+        ready = [n for n, deps in graph.items() if n not in done and set(deps) <= done]
+        if not ready:
+            raise ValueError("the dependencies of the plan form a cycle")
+        done.update(ready)
+
+
+def results_so_far(state: State) -> list[dict[str, Any]]:
+    """Return every executed subtask with its result, in plan order."""
+    subtasks = state.get("subtasks") or {}
+    results = state.get("results") or {}
+    return [
+        {"description": s["description"], **results[key]}
+        for key, s in subtasks.items()
+        if key in results
+    ]
+
+
+async def plan(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Ask the planner for a plan (cycle 1) or, with the results so far, an answer or a new plan."""
+    ctx = runtime.context
+    cycle = state.get("cycle", 0) + 1
+    history = results_so_far(state)
+    if cycle > ctx.max_cycles:
+        return {"status": "exhausted", "note": f"planning cycles ran out ({ctx.max_cycles})"}
+    messages = [
+        SystemMessage(content=prompts.PLANNER_SYSTEM.format(date=datetime.now(UTC).date())),
+        HumanMessage(
+            content=prompts.planner_request(
+                state["task"], state.get("files") or [], state.get("cases") or [], history
+            )
+        ),
+    ]
+    llm = chat_model(ctx.planner_model, ctx.model_timeout)
+    output, error, tokens = await ask_json(llm, messages, PlannerOutput)
+    if output is None:
+        return {
+            "cycle": cycle,
+            "status": "failed",
+            "error": f"the planner's reply was malformed twice: {error}",
+            "tokens": tokens,
+        }
+    if output.final_answer:
+        return {"cycle": cycle, "status": "answered", "answer": output.final_answer.strip(),
+                "tokens": tokens}
+    subtasks = {
+        f"{cycle}.{s.id}": {
+            "key": f"{cycle}.{s.id}",
+            "id": s.id,
+            "cycle": cycle,
+            "description": s.description,
+            "depends_on": [f"{cycle}.{d}" for d in s.depends_on],
+        }
+        for s in output.plan
+    }
+    record = {"cycle": cycle, "thought": output.thought, "subtasks": list(subtasks.values())}
+    return {"cycle": cycle, "status": "executing", "subtasks": subtasks, "plans": [record],
+            "tokens": tokens}

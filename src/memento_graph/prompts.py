@@ -1,0 +1,105 @@
+"""Prompts of the meta-planner, the executor, the synthesizer and the judge."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+PLANNER_SYSTEM = """You are the META-PLANNER of a hierarchical agent. Given a task, either
+1. write a plan: a minimal set of executable subtasks for the EXECUTOR, who has tools (search, crawl,
+   documents, code, spreadsheets, math, media). Give each subtask an integer id, a self-contained
+   description, and `depends_on`: the ids whose results it needs. Subtasks without dependencies run in
+   parallel, so only add a dependency when a subtask truly needs another's result; or
+2. give the final answer, when the task and the results so far are enough.
+
+Reply with JSON only, matching this schema:
+{{"thought": str, "plan": [{{"id": int, "description": str, "depends_on": [int]}}], "final_answer": str | null}}
+Exactly one of `plan` (non-empty) and `final_answer` must be given.
+
+The final answer is a number, or as few words as possible, or a comma-separated list; no units or
+articles unless asked. Never call tools yourself: that is the EXECUTOR's job.
+Current date: {date}."""
+
+EXECUTOR_SYSTEM = """You are the EXECUTOR. You receive one subtask of a larger task from the
+meta-planner. Complete it, calling the available tools when they help. Reply with the minimal content
+the meta-planner needs: the facts found, with sources when you have them. Do not write a final answer
+to the whole task."""
+
+SYNTHESIZE_SYSTEM = """You are the META-PLANNER of a hierarchical agent. Planning stopped before a
+final answer ({reason}). Using the task and whatever results were gathered, give your best final
+answer: a number, or as few words as possible, or a comma-separated list. Reply with the answer only."""
+
+JUDGE_SYSTEM = """You judge whether an agent's answer to a task is correct. Give a short rationale
+first, then the verdict. Reply with JSON only: {"rationale": str, "verdict": "correct" | "incorrect"}"""
+
+BUDGET_SPENT = """You have used all your tool calls for this subtask. Reply now with the result from
+what you have found, without calling tools."""
+
+REPAIR = """Your reply could not be used: {error}
+Reply again with JSON only, matching the schema exactly."""
+
+
+def _plan_text(plan: str) -> str:
+    """Render a stored plan (JSON string) as numbered lines, or as is when it is not JSON."""
+    try:
+        data = json.loads(plan)
+        steps = data.get("plan", data) if isinstance(data, dict) else data
+        return "\n".join(
+            f"  {s.get('id', i + 1)}. {s.get('description', '')}" for i, s in enumerate(steps)
+        )
+    except (ValueError, TypeError, AttributeError):
+        return f"  {plan}"
+
+
+def format_cases(cases: list[dict[str, Any]]) -> str:
+    """Show retrieved cases as positive examples to follow and negative ones to avoid."""
+    if not cases:
+        return ""
+    parts = []
+    for label, title in (
+        ("positive", "Positive examples (these plans succeeded: follow them)"),
+        ("negative", "Negative examples (these plans failed: avoid their mistakes)"),
+    ):
+        chosen = [c for c in cases if c.get("label") == label]
+        if not chosen:
+            continue
+        parts.append(f"{title}:")
+        for i, case in enumerate(chosen, 1):
+            parts.append(f"Example {i}:\nTask: {case['task']}\nPlan:\n{_plan_text(case['plan'])}")
+    return "\n\n".join(parts)
+
+
+def planner_request(
+    task: str, files: list[str], cases: list[dict[str, Any]], history: list[dict[str, Any]]
+) -> str:
+    """Build the planner's user message: the task, files, past cases and results so far."""
+    parts = [f"Task: {task}"]
+    if files:
+        parts.append("Attached files:\n" + "\n".join(f"- {f}" for f in files))
+    memory = format_cases(cases)
+    if memory:
+        parts.append(memory)
+    if history:
+        lines = [
+            f"- [{r['status']}] {r['description']}\n  result: {r['output']}" for r in history
+        ]
+        parts.append(
+            "Results of the subtasks executed so far:\n" + "\n".join(lines) + "\n\nGive the final "
+            "answer if these results are enough; otherwise a new plan for the remaining work only."
+        )
+    return "\n\n".join(parts)
+
+
+def executor_request(
+    task: str, subtask: dict[str, Any], dependencies: list[dict[str, Any]], files: list[str]
+) -> str:
+    """Build the executor's user message for one subtask."""
+    parts = [f"Overall task (for context): {task}", f"Your subtask: {subtask['description']}"]
+    if dependencies:
+        parts.append(
+            "Results of the subtasks this one depends on:\n"
+            + "\n".join(f"- {d['description']}: {d['output']}" for d in dependencies)
+        )
+    if files:
+        parts.append("Attached files:\n" + "\n".join(f"- {f}" for f in files))
+    return "\n\n".join(parts)

@@ -1,0 +1,169 @@
+"""Run and resume tasks on the graph with a checkpointer and the tools (used by the CLI and eval)."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import openai
+from langgraph.types import Command
+
+from memento_graph.context import Context
+from memento_graph.errors import MementoError
+from memento_graph.runs import ThreadIndex
+
+Event = Callable[[str, dict[str, Any]], None]
+"""Progress callback: (node name, its state update)."""
+
+
+@dataclass
+class Outcome:
+    """How a run ended."""
+
+    thread_id: str
+    status: str
+    """done, failed, interrupted or paused (waiting for plan approval)."""
+    answer: str | None = None
+    reward: float | None = None
+    case_id: str | None = None
+    cases_used: list[str] = field(default_factory=list)
+    tokens: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    error: str | None = None
+    note: str | None = None
+    interrupt: Any = None
+
+
+def model_error(exc: Exception) -> str | None:
+    """Return a one-line message for a model endpoint error, or None for other errors."""
+    base = str(openai.OpenAI(api_key="x").base_url).rstrip("/")
+    if isinstance(exc, openai.AuthenticationError):
+        return f"the model endpoint {base} rejected the API key (401)"
+    if isinstance(exc, openai.NotFoundError):
+        return f"the model endpoint {base} says: {exc.message}"
+    if isinstance(exc, openai.APITimeoutError):
+        return f"the model endpoint {base} timed out"
+    if isinstance(exc, openai.APIConnectionError):
+        return f"cannot reach the model endpoint {base} ({exc.__cause__ or exc})"
+    if isinstance(exc, openai.APIStatusError):
+        return f"the model endpoint {base} failed: {exc.status_code} {exc.message}"
+    return None
+
+
+class Agent:
+    """The compiled graph with its checkpointer, ready to run or resume threads."""
+
+    def __init__(self, graph: Any, context: Context) -> None:
+        """Wrap a graph compiled with a checkpointer."""
+        self.graph = graph
+        self.context = context
+        self.index = ThreadIndex(context.home_path)
+
+    async def run(
+        self,
+        task: str,
+        *,
+        files: list[str] | tuple[str, ...] = (),
+        ground_truth: str | None = None,
+        thread_id: str | None = None,
+        on_event: Event | None = None,
+    ) -> Outcome:
+        """Start a new thread for `task` and run it to the end (or to a pause)."""
+        if not task or not task.strip():
+            raise MementoError("the task is empty: give the question or instruction to work on")
+        paths = []
+        for f in files:
+            p = Path(f).expanduser()
+            if not p.is_file():
+                raise MementoError(f"no such file: {f}")
+            paths.append(str(p.resolve()))
+        thread_id = thread_id or uuid.uuid4().hex[:12]
+        if self.index.get(thread_id) or (await self._snapshot(thread_id)).values:
+            raise MementoError(f"thread {thread_id} exists already: use `memento resume {thread_id}`")
+        self.index.start(thread_id, task.strip(), self.context)
+        state = {"task": task.strip(), "files": paths, "ground_truth": ground_truth}
+        return await self._drive(state, thread_id, on_event)
+
+    async def resume(
+        self, thread_id: str, *, on_event: Event | None = None, decision: Any = None
+    ) -> Outcome:
+        """Continue a thread where it stopped; `decision` answers a pending plan approval."""
+        snapshot = await self._snapshot(thread_id)
+        if not snapshot.values:
+            raise MementoError(f"unknown thread: {thread_id} (see `memento threads`)")
+        if not snapshot.next:
+            raise MementoError(f"thread {thread_id} is already done (see `memento threads show`)")
+        self.index.update(thread_id, status="running", pid=os.getpid(), error=None)
+        paused = any(t.interrupts for t in snapshot.tasks)
+        payload = Command(resume=decision) if paused and decision is not None else None
+        return await self._drive(payload, thread_id, on_event)
+
+    async def _snapshot(self, thread_id: str) -> Any:
+        return await self.graph.aget_state({"configurable": {"thread_id": thread_id}})
+
+    async def _drive(self, payload: Any, thread_id: str, on_event: Event | None) -> Outcome:
+        config = {"configurable": {"thread_id": thread_id}, "recursion_limit": 200}
+        started = time.monotonic()
+        error = None
+        if on_event:
+            on_event("thread", {"thread_id": thread_id})
+        try:
+            async for update in self.graph.astream(
+                payload, config, context=self.context, stream_mode="updates", durability="sync"
+            ):
+                for node, value in update.items():
+                    if on_event:
+                        on_event(node, value if isinstance(value, dict) else {"value": value})
+        except MementoError as exc:
+            self.index.update(thread_id, status="failed", error=str(exc))
+            raise
+        except Exception as exc:  # noqa: BLE001 - a model error ends the run, resumable
+            error = model_error(exc)
+            if error is None:
+                self.index.update(thread_id, status="failed", error=f"{type(exc).__name__}: {exc}")
+                raise
+        return await self._outcome(thread_id, error, time.monotonic() - started)
+
+    async def _outcome(self, thread_id: str, error: str | None, seconds: float) -> Outcome:
+        snapshot = await self._snapshot(thread_id)
+        values = snapshot.values or {}
+        interrupts = [i.value for t in snapshot.tasks for i in t.interrupts]
+        if error:
+            status = "failed"
+        elif interrupts:
+            status = "paused"
+        elif snapshot.next:
+            status = "interrupted"
+        else:
+            status = "done"
+        self.index.update(thread_id, status=status, error=error, answer=values.get("answer"))
+        return Outcome(
+            thread_id=thread_id,
+            status=status,
+            answer=values.get("answer"),
+            reward=values.get("reward"),
+            case_id=values.get("case_id"),
+            cases_used=[c["id"] for c in values.get("cases") or []],
+            tokens=dict(values.get("tokens") or {}),
+            seconds=seconds,
+            error=error,
+            note=values.get("note"),
+            interrupt=interrupts[0] if interrupts else None,
+        )
+
+
+@asynccontextmanager
+async def open_agent(context: Context) -> AsyncIterator[Agent]:
+    """Open the checkpointer and the tools once, and yield an Agent for any number of runs."""
+    from memento_graph.checkpoint import open_checkpointer
+    from memento_graph.graph import builder
+    from memento_graph.toolbox import open_toolbox
+
+    async with open_checkpointer(context) as saver, open_toolbox(context):
+        yield Agent(builder.compile(checkpointer=saver, name="memento"), context)

@@ -1,0 +1,73 @@
+"""The thread index: which threads exist, their task, status and times (for `memento threads`)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from memento_graph.context import Context
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+class ThreadIndex:
+    """One row per thread in `<home>/runs.sqlite`."""
+
+    def __init__(self, home: Path) -> None:
+        """Open (and create) the index."""
+        self.db = sqlite_utils.Database(home / "runs.sqlite")
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA busy_timeout=10000")
+        self.table = self.db.table("threads", pk="thread_id")
+        if not self.table.exists():
+            self.table.create(
+                {"thread_id": str, "task": str, "status": str, "started_at": str,
+                 "updated_at": str, "pid": int, "error": str, "answer": str, "context": str},
+                pk="thread_id",
+            )
+
+    def start(self, thread_id: str, task: str, context: Context) -> None:
+        """Record a thread as running in this process."""
+        self.table.upsert(
+            {"thread_id": thread_id, "task": task, "status": "running", "started_at": _now(),
+             "updated_at": _now(), "pid": os.getpid(), "error": None, "answer": None,
+             "context": json.dumps(asdict(context))},
+            pk="thread_id",
+        )
+
+    def update(self, thread_id: str, **fields: Any) -> None:
+        """Update a thread's row (status, error, answer, pid)."""
+        self.table.update(thread_id, {**fields, "updated_at": _now()})
+
+    def get(self, thread_id: str) -> dict[str, Any] | None:
+        """Return a thread's row, with `running` shown as `interrupted` when its process is gone."""
+        rows = list(self.table.rows_where("thread_id = ?", [thread_id]))
+        return self._fix(rows[0]) if rows else None
+
+    def list(self, limit: int = 50) -> list[dict[str, Any]]:
+        """Return the newest threads first."""
+        return [self._fix(r) for r in self.table.rows_where(order_by="started_at desc", limit=limit)]
+
+    @staticmethod
+    def _fix(row: dict[str, Any]) -> dict[str, Any]:
+        if row["status"] == "running" and not _alive(row.get("pid")):
+            row["status"] = "interrupted"
+        return row

@@ -1,0 +1,43 @@
+"""Shared fixtures: offline settings, a scripted model server, a fresh data directory."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+# Offline and quiet before anything imports LangChain or LangGraph.
+os.environ["LANGSMITH_TRACING"] = "false"
+os.environ.pop("LANGCHAIN_TRACING_V2", None)
+os.environ.setdefault("MEMENTO_RETRY_INITIAL", "0.05")
+os.environ.setdefault("MEMENTO_MODEL_RETRIES", "3")
+os.environ.setdefault("CRAWL4AI_NO_CLOUD_NOTICE", "1")
+_model_dir = ROOT.parent / "shared" / "models" / "all-MiniLM-L6-v2"
+if _model_dir.is_dir():
+    os.environ.setdefault("MEMENTO_EMBEDDING_MODEL_DIR", str(_model_dir))
+
+from scripted_llm import ScriptedLLM  # noqa: E402
+
+
+@pytest.fixture
+def llm(monkeypatch: pytest.MonkeyPatch):
+    """A scripted OpenAI-compatible server on 127.0.0.1, set as OPENAI_BASE_URL."""
+    server = ScriptedLLM().start()
+    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", "test")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh MEMENTO_HOME; built-in MCP servers off unless a test switches them on."""
+    path = tmp_path / "home"
+    monkeypatch.setenv("MEMENTO_HOME", str(path))
+    monkeypatch.setenv("MEMENTO_DISABLE_SERVERS", "all")
+    return path

@@ -1,0 +1,59 @@
+"""Predicates and replies for scripting the planner, executor, synthesizer and judge."""
+
+from __future__ import annotations
+
+import json
+
+from scripted_llm import Reply, ScriptedLLM, last_user, system_text
+
+
+def is_planner(req: dict) -> bool:
+    return "META-PLANNER" in system_text(req) and bool(req.get("response_format"))
+
+
+def is_first_plan(req: dict) -> bool:
+    return is_planner(req) and "Results of the subtasks" not in last_user(req)
+
+
+def is_replan(req: dict) -> bool:
+    return is_planner(req) and "Results of the subtasks" in last_user(req)
+
+
+def is_executor(req: dict) -> bool:
+    return "You are the EXECUTOR" in system_text(req)
+
+
+def is_judge(req: dict) -> bool:
+    return "You judge" in system_text(req)
+
+
+def is_synth(req: dict) -> bool:
+    return "Planning stopped" in system_text(req)
+
+
+def executing(text: str):
+    """Match executor requests for the subtask whose description contains `text`."""
+    return lambda req: is_executor(req) and f"Your subtask: {text}" in req["messages"][1]["content"]
+
+
+def plan_reply(*subtasks: str | tuple[str, list[int]], latency: float = 0.0) -> Reply:
+    steps = []
+    for i, s in enumerate(subtasks, 1):
+        desc, deps = (s, []) if isinstance(s, str) else s
+        steps.append({"id": i, "description": desc, "depends_on": deps})
+    return Reply(content=json.dumps({"thought": "", "plan": steps}), latency=latency)
+
+
+def answer_reply(answer: str) -> Reply:
+    return Reply(content=json.dumps({"thought": "done", "plan": [], "final_answer": answer}))
+
+
+def script_task(
+    llm: ScriptedLLM, subtasks: list, answer: str, result: str = "found it", latency: float = 0.0
+) -> None:
+    """Script a whole episode: plan, every subtask answered, final answer, a 'correct' verdict."""
+    llm.rule(is_first_plan, plan_reply(*subtasks), name="plan")
+    llm.rule(is_executor, Reply(content=result, latency=latency), name="execute")
+    llm.rule(is_replan, answer_reply(answer), name="replan")
+    llm.rule(is_synth, Reply(content=answer), name="synth")
+    llm.rule(is_judge, Reply(content=json.dumps({"rationale": "ok", "verdict": "correct"})), name="judge")
