@@ -66,12 +66,20 @@ def _finish(outcome: Any, as_json: bool) -> None:
 
 
 async def _run_or_resume(ctx: Any, as_json: bool, start: Any) -> Any:
+    """Open the agent, start (run or resume), and answer plan approvals on the terminal."""
+    from memento_graph import approval
     from memento_graph.progress import Progress
     from memento_graph.runner import open_agent
 
     async with open_agent(ctx) as agent:
-        progress = None if as_json else Progress(console)
-        return await start(agent, progress.on_event if progress else None)
+        on_event = None if as_json else Progress(console).on_event
+        outcome = await start(agent, on_event)
+        while outcome.status == "paused" and not as_json:
+            decision = approval.ask(console, outcome.interrupt)
+            if decision is None:  # no one to ask: leave the thread paused
+                break
+            outcome = await agent.resume(outcome.thread_id, on_event=on_event, decision=decision)
+        return outcome
 
 
 @app.command()
@@ -88,12 +96,16 @@ def run(
     ] = None,
     user: Annotated[str | None, typer.Option(help="Namespace of the cases.")] = None,
     mcp_config: Annotated[str | None, typer.Option(help="mcp.json with more MCP servers.")] = None,
+    approve_plan: Annotated[
+        bool, typer.Option("--approve-plan", help="Pause after planning: approve, edit or reject.")
+    ] = False,
 ) -> None:
     """Run a task: retrieve cases, plan, execute subtasks with tools, answer, remember."""
     if not task.strip():
         raise MementoError("the task is empty: give the question or instruction to work on")
     _need_key()
-    ctx = _context(policy=policy, user=user, mcp_config=mcp_config)
+    ctx = _context(policy=policy, user=user, mcp_config=mcp_config,
+                   approve_plan=approve_plan or None)
 
     async def start(agent: Any, on_event: Any) -> Any:
         return await agent.run(
@@ -107,11 +119,20 @@ def run(
 def resume(
     thread_id: Annotated[str, typer.Argument(help="The thread to continue.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
+    decision: Annotated[
+        str | None, typer.Option(help="Answer a paused plan approval: approve or reject.")
+    ] = None,
+    plan: Annotated[
+        str | None, typer.Option("--plan", help="Answer a paused plan approval with this plan (JSON file).")
+    ] = None,
+    reason: Annotated[str | None, typer.Option(help="Why the plan is rejected.")] = None,
 ) -> None:
-    """Resume an interrupted or failed thread where it stopped, without redoing finished work."""
+    """Resume an interrupted, failed or paused thread where it stopped, without redoing finished work."""
+    from memento_graph.approval import decision_from_options
     from memento_graph.context import Context
     from memento_graph.runs import ThreadIndex
 
+    answer = decision_from_options(decision, plan, reason)
     _need_key()
     row = ThreadIndex(Context().home_path).get(thread_id)
     if row is None:
@@ -119,7 +140,7 @@ def resume(
     ctx = _context(**json.loads(row["context"] or "{}"))
 
     async def start(agent: Any, on_event: Any) -> Any:
-        return await agent.resume(thread_id, on_event=on_event)
+        return await agent.resume(thread_id, on_event=on_event, decision=answer)
 
     _finish(asyncio.run(_run_or_resume(ctx, as_json, start)), as_json)
 

@@ -4,6 +4,7 @@
                        ^            |  ^                   |
                        |            |  +-------------------+   (until no subtask is ready)
                        +------------+                          (replan with the results)
+    plan -> approve_plan (interrupt) -> dispatch_subtask | END   (only with approve_plan on)
     plan -> synthesize -> write_memory -> END                  (answered, failed or out of cycles)
 """
 
@@ -12,10 +13,12 @@ from __future__ import annotations
 from typing import Literal
 
 from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
 from langgraph.types import Send
 
 from memento_graph.context import Context
 from memento_graph.llm import MODEL_RETRY
+from memento_graph.nodes.approve_plan import approve_plan
 from memento_graph.nodes.dispatch_subtask import dispatch_subtask, subtask_sends
 from memento_graph.nodes.execute_with_tools import execute_with_tools
 from memento_graph.nodes.plan import plan
@@ -25,9 +28,13 @@ from memento_graph.nodes.write_memory import write_memory
 from memento_graph.state import InputState, State
 
 
-def route_plan(state: State) -> Literal["dispatch_subtask", "synthesize"]:
-    """After planning: execute the new plan, or answer (final answer, failure, cycles spent)."""
-    return "dispatch_subtask" if state.get("status") == "executing" else "synthesize"
+def route_plan(
+    state: State, runtime: Runtime[Context]
+) -> Literal["approve_plan", "dispatch_subtask", "synthesize"]:
+    """After planning: have the plan approved, execute it, or answer (final, failed, cycles spent)."""
+    if state.get("status") != "executing":
+        return "synthesize"
+    return "approve_plan" if runtime.context.approve_plan else "dispatch_subtask"
 
 
 def route_subtasks(state: State) -> list[Send] | Literal["plan"]:
@@ -40,6 +47,7 @@ builder = StateGraph(State, input_schema=InputState, context_schema=Context)
 # Nodes, named as in the paper; every node that calls a model retries transient errors.
 builder.add_node("retrieve_cases", retrieve_cases)
 builder.add_node("plan", plan, retry_policy=MODEL_RETRY)
+builder.add_node("approve_plan", approve_plan)
 builder.add_node("dispatch_subtask", dispatch_subtask)
 builder.add_node("execute_with_tools", execute_with_tools, retry_policy=MODEL_RETRY)
 builder.add_node("synthesize", synthesize, retry_policy=MODEL_RETRY)
@@ -49,7 +57,8 @@ builder.add_node("write_memory", write_memory, retry_policy=MODEL_RETRY)
 builder.add_edge(START, "retrieve_cases")
 builder.add_edge("retrieve_cases", "plan")
 
-# The planner either hands a plan to the dispatcher or goes to the answer.
+# The planner hands a plan to the dispatcher (through a person's approval when asked for),
+# or goes to the answer. approve_plan routes itself: dispatch, or END when the plan is rejected.
 builder.add_conditional_edges("plan", route_plan)
 
 # The dispatcher fans out ready subtasks in parallel (Send), or returns to the planner.

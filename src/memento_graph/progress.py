@@ -76,6 +76,8 @@ def show_outcome(console: Console, outcome: Any) -> None:
         console.print(Panel(body, title=title))
     if outcome.reward is not None:
         console.print(f"reward {outcome.reward} · case {outcome.case_id or '-'}")
+    if outcome.status == "rejected":
+        console.print(f"thread {outcome.thread_id}: {outcome.note}")
     if outcome.status in ("paused", "interrupted"):
         console.print(f"thread {outcome.thread_id} is {outcome.status}: `memento resume {outcome.thread_id}`")
 

@@ -28,7 +28,7 @@ class Outcome:
 
     thread_id: str
     status: str
-    """done, failed, interrupted or paused (waiting for plan approval)."""
+    """done, failed, interrupted, paused (waiting for plan approval) or rejected."""
     answer: str | None = None
     reward: float | None = None
     case_id: str | None = None
@@ -140,6 +140,8 @@ class Agent:
             status = "paused"
         elif snapshot.next:
             status = "interrupted"
+        elif values.get("status") == "rejected":
+            status = "rejected"
         else:
             status = "done"
         self.index.update(thread_id, status=status, error=error, answer=values.get("answer"))

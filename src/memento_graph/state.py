@@ -6,8 +6,8 @@ from typing import Annotated, Any, NotRequired, TypedDict
 
 
 def merge(left: dict | None, right: dict | None) -> dict:
-    """Merge dict updates (subtasks and results are keyed, so parallel writes never clash)."""
-    return {**(left or {}), **(right or {})}
+    """Merge keyed updates (parallel writes never clash); a key updated to None is removed."""
+    return {k: v for k, v in {**(left or {}), **(right or {})}.items() if v is not None}
 
 
 def extend(left: list | None, right: list | None) -> list:

@@ -54,6 +54,20 @@ def _check_acyclic(graph: dict[int, list[int]]) -> None:
         done.update(ready)
 
 
+def subtask_records(cycle: int, plan: list[SubtaskSpec]) -> dict[str, dict[str, Any]]:
+    """Key a plan's subtasks by `<cycle>.<id>`, with dependencies as keys."""
+    return {
+        f"{cycle}.{s.id}": {
+            "key": f"{cycle}.{s.id}",
+            "id": s.id,
+            "cycle": cycle,
+            "description": s.description,
+            "depends_on": [f"{cycle}.{d}" for d in s.depends_on],
+        }
+        for s in plan
+    }
+
+
 def results_so_far(state: State) -> list[dict[str, Any]]:
     """Return every executed subtask with its result, in plan order."""
     subtasks = state.get("subtasks") or {}
@@ -92,16 +106,7 @@ async def plan(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     if output.final_answer:
         return {"cycle": cycle, "status": "answered", "answer": output.final_answer.strip(),
                 "tokens": tokens}
-    subtasks = {
-        f"{cycle}.{s.id}": {
-            "key": f"{cycle}.{s.id}",
-            "id": s.id,
-            "cycle": cycle,
-            "description": s.description,
-            "depends_on": [f"{cycle}.{d}" for d in s.depends_on],
-        }
-        for s in output.plan
-    }
+    subtasks = subtask_records(cycle, output.plan)
     record = {"cycle": cycle, "thought": output.thought, "subtasks": list(subtasks.values())}
     return {"cycle": cycle, "status": "executing", "subtasks": subtasks, "plans": [record],
             "tokens": tokens}
