@@ -56,13 +56,19 @@ async def main(rounds: int) -> None:
             for concurrency in (4, 1):
                 results[concurrency].append(await one_run(llm, concurrency, home))
     llm.stop()
-    med = {c: (statistics.median(p for p, _ in r), statistics.median(t for _, t in r))
-           for c, r in results.items()}
+    med = {
+        c: (statistics.median(p for p, _ in r), statistics.median(t for _, t in r))
+        for c, r in results.items()
+    }
     print(f"rounds={rounds} latency={LATENCY * 1000:.0f} ms per call, 4 independent subtasks")
     for c in (4, 1):
-        print(f"concurrency={c}: subtask phase median {med[c][0]:.3f} s, whole run {med[c][1]:.3f} s")
-    print(f"speed-up: subtask phase {med[1][0] / med[4][0]:.2f}x (target >= 3.0x), "
-          f"whole run {med[1][1] / med[4][1]:.2f}x")
+        print(
+            f"concurrency={c}: subtask phase median {med[c][0]:.3f} s, whole run {med[c][1]:.3f} s"
+        )
+    print(
+        f"speed-up: subtask phase {med[1][0] / med[4][0]:.2f}x (target >= 3.0x), "
+        f"whole run {med[1][1] / med[4][1]:.2f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -56,4 +56,6 @@ def script_task(
     llm.rule(is_executor, Reply(content=result, latency=latency), name="execute")
     llm.rule(is_replan, answer_reply(answer), name="replan")
     llm.rule(is_synth, Reply(content=answer), name="synth")
-    llm.rule(is_judge, Reply(content=json.dumps({"rationale": "ok", "verdict": "correct"})), name="judge")
+    llm.rule(
+        is_judge, Reply(content=json.dumps({"rationale": "ok", "verdict": "correct"})), name="judge"
+    )

@@ -191,14 +191,31 @@ class ScriptedLLM:
                 msg = full["choices"][0]["message"]
                 delta: dict[str, Any] = {"role": "assistant", "content": msg.get("content")}
                 if msg.get("tool_calls"):
-                    delta["tool_calls"] = [dict(tc, index=i) for i, tc in enumerate(msg["tool_calls"])]
+                    delta["tool_calls"] = [
+                        dict(tc, index=i) for i, tc in enumerate(msg["tool_calls"])
+                    ]
                 chunks = [
-                    {**full, "object": "chat.completion.chunk", "choices": [
-                        {"index": 0, "delta": delta, "finish_reason": None}]},
-                    {**full, "object": "chat.completion.chunk", "choices": [
-                        {"index": 0, "delta": {}, "finish_reason": full["choices"][0]["finish_reason"]}]},
+                    {
+                        **full,
+                        "object": "chat.completion.chunk",
+                        "choices": [{"index": 0, "delta": delta, "finish_reason": None}],
+                    },
+                    {
+                        **full,
+                        "object": "chat.completion.chunk",
+                        "choices": [
+                            {
+                                "index": 0,
+                                "delta": {},
+                                "finish_reason": full["choices"][0]["finish_reason"],
+                            }
+                        ],
+                    },
                 ]
-                data = b"".join(f"data: {json.dumps(c)}\n\n".encode() for c in chunks) + b"data: [DONE]\n\n"
+                data = (
+                    b"".join(f"data: {json.dumps(c)}\n\n".encode() for c in chunks)
+                    + b"data: [DONE]\n\n"
+                )
                 self.send_response(200)
                 self.send_header("content-type", "text/event-stream")
                 self.send_header("content-length", str(len(data)))

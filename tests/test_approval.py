@@ -7,10 +7,9 @@ import os
 import subprocess
 import sys
 
-from roles import executing, is_executor, script_task
-
 from memento_graph.context import Context
 from memento_graph.runner import open_agent
+from roles import executing, is_executor, script_task
 
 
 async def paused_run(llm, **kw):
@@ -36,8 +35,13 @@ async def test_approve_runs_the_plan(llm, home):
 async def test_edit_replaces_the_plan(llm, home):
     cm, agent, out = await paused_run(llm)
     try:
-        bad = await agent.resume(out.thread_id, decision={"action": "edit", "plan": [
-            {"id": 1, "description": "loop", "depends_on": [1]}]})
+        bad = await agent.resume(
+            out.thread_id,
+            decision={
+                "action": "edit",
+                "plan": [{"id": 1, "description": "loop", "depends_on": [1]}],
+            },
+        )
         assert bad.status == "paused" and "invalid" in bad.interrupt["error"]
         plan = [{"id": 1, "description": "multiply six by seven", "depends_on": []}]
         done = await agent.resume(out.thread_id, decision={"action": "edit", "plan": plan})
@@ -52,7 +56,9 @@ async def test_edit_replaces_the_plan(llm, home):
 async def test_reject_ends_without_executing_or_remembering(llm, home):
     cm, agent, out = await paused_run(llm)
     try:
-        done = await agent.resume(out.thread_id, decision={"action": "reject", "reason": "too slow"})
+        done = await agent.resume(
+            out.thread_id, decision={"action": "reject", "reason": "too slow"}
+        )
         assert done.status == "rejected" and "too slow" in done.note
         assert not llm.requests(is_executor) and done.case_id is None
         from memento_graph.memory import open_memory
@@ -63,8 +69,14 @@ async def test_reject_ends_without_executing_or_remembering(llm, home):
 
 
 def memento(*args, stdin=""):
-    return subprocess.run([sys.executable, "-m", "memento_graph.cli", *args], input=stdin,
-                          capture_output=True, text=True, timeout=120, env=os.environ.copy())
+    return subprocess.run(
+        [sys.executable, "-m", "memento_graph.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=os.environ.copy(),
+    )
 
 
 def test_cli_prompts_for_approval_and_edit(llm, home):

@@ -14,10 +14,15 @@ from roles import executing, is_first_plan, script_task
 from scripted_llm import Reply
 
 
-def memento(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+def memento(
+    *args: str, env: dict | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "memento_graph.cli", *args],
-        capture_output=True, text=True, timeout=timeout, env=env or os.environ.copy(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env or os.environ.copy(),
     )
 
 
@@ -60,7 +65,9 @@ def test_unknown_thread(llm, home):
 
 def test_bad_setting_in_environment(llm, home):
     env = {**os.environ, "MEMENTO_TOP_K": "four"}
-    one_line_error(memento("run", "What is 2+2?", env=env), "MEMENTO_TOP_K='four' is not a valid int")
+    one_line_error(
+        memento("run", "What is 2+2?", env=env), "MEMENTO_TOP_K='four' is not a valid int"
+    )
 
 
 def test_unreachable_endpoint_fails_clearly_and_resumable(home, monkeypatch):
@@ -78,8 +85,15 @@ def test_unreachable_endpoint_fails_clearly_and_resumable(home, monkeypatch):
 
 def test_run_json_threads_and_already_done(llm, home):
     script_task(llm, ["Look up the two dates"], "Statue of Liberty")
-    proc = memento("run", "Which is older, the Eiffel Tower or the Statue of Liberty?",
-                   "--ground-truth", "Statue of Liberty", "--thread-id", "t-done", "--json")
+    proc = memento(
+        "run",
+        "Which is older, the Eiffel Tower or the Statue of Liberty?",
+        "--ground-truth",
+        "Statue of Liberty",
+        "--thread-id",
+        "t-done",
+        "--json",
+    )
     assert proc.returncode == 0, proc.stderr
     outcome = json.loads(proc.stdout)
     assert outcome["answer"] == "Statue of Liberty" and outcome["reward"] == 1.0
@@ -96,21 +110,40 @@ def test_live_progress_shows_nodes_plan_and_answer(llm, home):
     script_task(llm, ["Look up the two dates"], "Statue of Liberty")
     proc = memento("run", "Which is older?")
     assert proc.returncode == 0, proc.stderr
-    for text in ("thread", "retrieve_cases", "plan, cycle 1", "Look up the two dates",
-                 "subtask 1.1", "done", "write_memory"):
+    for text in (
+        "thread",
+        "retrieve_cases",
+        "plan, cycle 1",
+        "Look up the two dates",
+        "subtask 1.1",
+        "done",
+        "write_memory",
+    ):
         assert text in proc.stderr
     assert "Statue of Liberty" in proc.stdout
 
 
 def test_sigkill_mid_run_then_resume_redoes_no_finished_subtask(llm, home):
-    llm.rule(is_first_plan, Reply(content=json.dumps({"plan": [
-        {"id": 1, "description": "fast lookup", "depends_on": []},
-        {"id": 2, "description": "slow lookup", "depends_on": []}]})))
+    llm.rule(
+        is_first_plan,
+        Reply(
+            content=json.dumps(
+                {
+                    "plan": [
+                        {"id": 1, "description": "fast lookup", "depends_on": []},
+                        {"id": 2, "description": "slow lookup", "depends_on": []},
+                    ]
+                }
+            )
+        ),
+    )
     llm.rule(executing("slow lookup"), Reply(content="slow result", latency=60), times=1)
     script_task(llm, [], "both found", result="quick result")
     proc = subprocess.Popen(
         [sys.executable, "-m", "memento_graph.cli", "run", "Two lookups", "--thread-id", "t-kill"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ.copy(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=os.environ.copy(),
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

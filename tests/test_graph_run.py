@@ -6,6 +6,10 @@ import json
 
 import pytest
 from langchain_core.tools import tool
+
+from memento_graph import toolbox
+from memento_graph.context import Context
+from memento_graph.runner import open_agent
 from roles import (
     answer_reply,
     executing,
@@ -20,14 +24,13 @@ from roles import (
 )
 from scripted_llm import Reply, after_tool, last_user
 
-from memento_graph import toolbox
-from memento_graph.context import Context
-from memento_graph.runner import open_agent
-
 
 async def run(task: str, **kw):
-    ctx_kw = {k: kw.pop(k) for k in list(kw) if k in ("policy", "max_cycles", "concurrency",
-                                                     "max_tool_calls")}
+    ctx_kw = {
+        k: kw.pop(k)
+        for k in list(kw)
+        if k in ("policy", "max_cycles", "concurrency", "max_tool_calls")
+    }
     async with open_agent(Context(**ctx_kw)) as agent:
         return await agent.run(task, **kw)
 
@@ -45,16 +48,25 @@ def broken(x: str) -> str:
 
 
 async def test_end_to_end_answer_reward_and_stored_case(llm, home):
-    llm.rule(is_first_plan, plan_reply("Find the year the Eiffel Tower was completed",
-                                       "Find the year the Statue of Liberty was dedicated"))
-    llm.rule(lambda r: is_executor(r) and not after_tool(r),
-             Reply(tool_calls=[("add", {"a": 1880, "b": 9})]))
+    llm.rule(
+        is_first_plan,
+        plan_reply(
+            "Find the year the Eiffel Tower was completed",
+            "Find the year the Statue of Liberty was dedicated",
+        ),
+    )
+    llm.rule(
+        lambda r: is_executor(r) and not after_tool(r),
+        Reply(tool_calls=[("add", {"a": 1880, "b": 9})]),
+    )
     llm.rule(lambda r: is_executor(r) and after_tool(r), Reply(content="1889"))
     llm.rule(is_replan, answer_reply("Statue of Liberty"))
     toolbox.set_tools([add])
     try:
-        out = await run("Which is older, the Eiffel Tower or the Statue of Liberty?",
-                        ground_truth="Statue of Liberty<|answer_split|>the statue")
+        out = await run(
+            "Which is older, the Eiffel Tower or the Statue of Liberty?",
+            ground_truth="Statue of Liberty<|answer_split|>the statue",
+        )
     finally:
         toolbox.set_tools([])
     assert out.status == "done" and out.answer == "Statue of Liberty"
@@ -147,8 +159,10 @@ async def test_cycles_running_out_gives_best_effort_answer(llm, home):
 
 async def test_tool_errors_and_budget_go_back_to_the_model(llm, home):
     llm.rule(is_first_plan, plan_reply("use the broken tool"))
-    llm.rule(lambda r: is_executor(r) and "all your tool calls" in str(r["messages"][-1]["content"]),
-             Reply(content="gave up"))
+    llm.rule(
+        lambda r: is_executor(r) and "all your tool calls" in str(r["messages"][-1]["content"]),
+        Reply(content="gave up"),
+    )
     llm.rule(is_executor, Reply(tool_calls=[("broken", {"x": "a"}), ("nope", {})]))
     llm.rule(is_replan, answer_reply("none"))
     toolbox.set_tools([broken])
@@ -157,8 +171,12 @@ async def test_tool_errors_and_budget_go_back_to_the_model(llm, home):
     finally:
         toolbox.set_tools([])
     assert out.status == "done"
-    tool_msgs = [m["content"] for r in llm.requests(is_executor) for m in r["messages"]
-                 if m["role"] == "tool"]
+    tool_msgs = [
+        m["content"]
+        for r in llm.requests(is_executor)
+        for m in r["messages"]
+        if m["role"] == "tool"
+    ]
     assert any("disk on fire" in m for m in tool_msgs)
     assert any("no tool named 'nope'" in m for m in tool_msgs)
     assert any("budget spent" in m for m in tool_msgs)

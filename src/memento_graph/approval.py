@@ -42,17 +42,24 @@ def ask(console: Console, request: dict[str, Any]) -> Any:
     """Show the plan and ask; return the resume value, or None when there is no one to ask."""
     from memento_graph.progress import plan_table
 
-    keyed = [{**s, "key": str(s["id"]), "depends_on": [str(d) for d in s["depends_on"]]}
-             for s in request["plan"]]
+    keyed = [
+        {**s, "key": str(s["id"]), "depends_on": [str(d) for d in s["depends_on"]]}
+        for s in request["plan"]
+    ]
     console.print(plan_table({"cycle": request["cycle"], "subtasks": keyed}))
     if request.get("error"):
         console.print(f"[red]{request['error']}[/]")
     try:
-        choice = click.prompt("approve, edit or reject?", default="approve", err=True,
-                              type=click.Choice(["approve", "edit", "reject", "a", "e", "r"]))
+        choice = click.prompt(
+            "approve, edit or reject?",
+            default="approve",
+            err=True,
+            type=click.Choice(["approve", "edit", "reject", "a", "e", "r"]),
+        )
         if choice in ("edit", "e"):
-            text = click.prompt("new plan: JSON list of {id, description, depends_on}, or a file",
-                                err=True)
+            text = click.prompt(
+                "new plan: JSON list of {id, description, depends_on}, or a file", err=True
+            )
             try:
                 return {"action": "edit", "plan": read_plan(text)}
             except MementoError as exc:

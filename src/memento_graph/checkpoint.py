@@ -1,17 +1,46 @@
-"""The checkpointer that makes every thread resumable: SQLite in the data directory."""
+"""The checkpointer that makes every thread resumable: SQLite in the data directory, or PostgreSQL.
+
+`MEMENTO_CHECKPOINT_URL=postgresql://...` switches to langgraph-checkpoint-postgres, so several
+processes (CLI runs, a LangGraph server) share one store of threads.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from memento_graph.context import Context
+from memento_graph.errors import MementoError
+
+SETUP_LOCK = 0x6D656D656E746F  # advisory lock id ("memento"): one process migrates at a time
+
+
+def checkpoint_url() -> str:
+    """Return `MEMENTO_CHECKPOINT_URL` (empty means SQLite in the data directory)."""
+    return os.environ.get("MEMENTO_CHECKPOINT_URL", "").strip()
 
 
 @asynccontextmanager
 async def open_checkpointer(context: Context) -> AsyncIterator[BaseCheckpointSaver]:
+    """Open the checkpointer: PostgreSQL when `MEMENTO_CHECKPOINT_URL` is set, else SQLite."""
+    url = checkpoint_url()
+    if not url:
+        async with open_sqlite(context) as saver:
+            yield saver
+    elif url.startswith(("postgresql://", "postgres://")):
+        async with open_postgres(url) as saver:
+            yield saver
+    else:
+        raise MementoError(
+            f"MEMENTO_CHECKPOINT_URL={url!r} is not supported: use postgresql://user@host:port/db"
+        )
+
+
+@asynccontextmanager
+async def open_sqlite(context: Context) -> AsyncIterator[BaseCheckpointSaver]:
     """Open the SQLite checkpointer at `<home>/threads.sqlite` (WAL, so readers never block)."""
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
@@ -20,3 +49,42 @@ async def open_checkpointer(context: Context) -> AsyncIterator[BaseCheckpointSav
         await saver.conn.execute("PRAGMA journal_mode=WAL")
         await saver.conn.execute("PRAGMA busy_timeout=10000")
         yield saver
+
+
+@asynccontextmanager
+async def open_postgres(url: str) -> AsyncIterator[BaseCheckpointSaver]:
+    """Open an AsyncPostgresSaver on a connection pool; create its tables once (advisory lock)."""
+    import psycopg
+    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+    from psycopg.rows import dict_row
+    from psycopg_pool import AsyncConnectionPool
+
+    kwargs = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
+    pool = AsyncConnectionPool(url, min_size=1, max_size=4, kwargs=kwargs, open=False)
+    try:
+        await pool.open(wait=True, timeout=10)
+    except (psycopg.OperationalError, Exception) as exc:  # noqa: BLE001 - PoolTimeout and friends
+        await pool.close()
+        raise MementoError(f"cannot reach the checkpoint database {_safe(url)} ({exc})") from None
+    try:
+        saver = AsyncPostgresSaver(pool)
+        async with pool.connection() as conn:
+            await conn.execute("SELECT pg_advisory_lock(%s)", (SETUP_LOCK,))
+            try:
+                await saver.setup()
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock(%s)", (SETUP_LOCK,))
+        yield saver
+    finally:
+        await pool.close()
+
+
+def _safe(url: str) -> str:
+    """Return a database URL without its password."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    user = f"{parts.username}@" if parts.username else ""
+    return f"{parts.scheme}://{user}{host}{port}{parts.path}"

@@ -58,7 +58,9 @@ def _finish(outcome: Any, as_json: bool) -> None:
     if outcome.status == "failed":
         console.print(
             f"error: {outcome.error}; resume with `memento resume {outcome.thread_id}`",
-            markup=False, highlight=False, soft_wrap=True,
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
         )
         raise typer.Exit(1)
     if outcome.status == "interrupted":
@@ -85,7 +87,9 @@ async def _run_or_resume(ctx: Any, as_json: bool, start: Any) -> Any:
 @app.command()
 def run(
     task: Annotated[str, typer.Argument(help="The task: a question or an instruction.")],
-    file: Annotated[list[str], typer.Option("--file", "-f", help="Attach a file (repeatable).")] = [],  # noqa: B006
+    file: Annotated[
+        list[str], typer.Option("--file", "-f", help="Attach a file (repeatable).")
+    ] = [],  # noqa: B006
     thread_id: Annotated[str | None, typer.Option(help="Thread id (default: a new one).")] = None,
     ground_truth: Annotated[
         str | None, typer.Option(help="Known answer: the reward is judged against it.")
@@ -104,8 +108,9 @@ def run(
     if not task.strip():
         raise MementoError("the task is empty: give the question or instruction to work on")
     _need_key()
-    ctx = _context(policy=policy, user=user, mcp_config=mcp_config,
-                   approve_plan=approve_plan or None)
+    ctx = _context(
+        policy=policy, user=user, mcp_config=mcp_config, approve_plan=approve_plan or None
+    )
 
     async def start(agent: Any, on_event: Any) -> Any:
         return await agent.run(
@@ -123,7 +128,8 @@ def resume(
         str | None, typer.Option(help="Answer a paused plan approval: approve or reject.")
     ] = None,
     plan: Annotated[
-        str | None, typer.Option("--plan", help="Answer a paused plan approval with this plan (JSON file).")
+        str | None,
+        typer.Option("--plan", help="Answer a paused plan approval with this plan (JSON file)."),
     ] = None,
     reason: Annotated[str | None, typer.Option(help="Why the plan is rejected.")] = None,
 ) -> None:
@@ -200,7 +206,9 @@ def main() -> None:
             raise
         console.print(
             f"error: {type(exc).__name__}: {exc} (MEMENTO_DEBUG=1 shows the traceback)",
-            markup=False, highlight=False, soft_wrap=True,
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
         )
         sys.exit(1)
     except KeyboardInterrupt:

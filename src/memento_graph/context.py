@@ -32,9 +32,7 @@ class Context:
     planner_model: str = _env_field(
         "gpt-4o-mini", "Model that writes the plan (meta-planner) and the final answer."
     )
-    executor_model: str = _env_field(
-        "gpt-4o-mini", "Model that executes each subtask with tools."
-    )
+    executor_model: str = _env_field("gpt-4o-mini", "Model that executes each subtask with tools.")
     judge_model: str = _env_field(
         "gpt-4o-mini", "Model that judges the answer when no ground truth is given."
     )
@@ -45,12 +43,15 @@ class Context:
         "or none (memory off: no retrieval, no write).",
     )
     user: str = _env_field("default", "Namespace that keeps each user's cases apart.")
-    max_cycles: int = _env_field(3, "Most planning cycles (plan, execute, replan) before answering.")
+    max_cycles: int = _env_field(
+        3, "Most planning cycles (plan, execute, replan) before answering."
+    )
     max_tool_calls: int = _env_field(8, "Most tool calls one subtask may make.")
     concurrency: int = _env_field(4, "Most subtasks executed at the same time.")
     model_timeout: float = _env_field(120.0, "Seconds before one model call times out.")
     home: str = _env_field(
-        "", "Data directory (case bank, threads); empty means MEMENTO_HOME or the user data dir.",
+        "",
+        "Data directory (case bank, threads); empty means MEMENTO_HOME or the user data dir.",
         env="MEMENTO_HOME",
     )
     embedding_model: str = _env_field(
@@ -58,11 +59,13 @@ class Context:
         "Embedder of the case bank: all-MiniLM-L6-v2 (local ONNX) or openai:<model>.",
     )
     mcp_config: str = _env_field(
-        "", "Path of an mcp.json (Claude Desktop format) with more MCP servers.",
+        "",
+        "Path of an mcp.json (Claude Desktop format) with more MCP servers.",
         env="MEMENTO_MCP_CONFIG",
     )
     disable_servers: str = _env_field(
-        "", "Comma-separated built-in MCP servers to switch off (or 'all').",
+        "",
+        "Comma-separated built-in MCP servers to switch off (or 'all').",
     )
     tool_timeout: float = _env_field(60.0, "Seconds before one tool call times out.")
     approve_plan: bool = _env_field(False, "Pause after planning for approve / edit / reject.")

@@ -1,11 +1,11 @@
 """The Memento loop as a LangGraph graph (wiring only).
 
-    retrieve_cases -> plan -> dispatch_subtask -> execute_with_tools (one Send per ready subtask)
-                       ^            |  ^                   |
-                       |            |  +-------------------+   (until no subtask is ready)
-                       +------------+                          (replan with the results)
-    plan -> approve_plan (interrupt) -> dispatch_subtask | END   (only with approve_plan on)
-    plan -> synthesize -> write_memory -> END                  (answered, failed or out of cycles)
+retrieve_cases -> plan -> dispatch_subtask -> execute_with_tools (one Send per ready subtask)
+^            |  ^                   |
+|            |  +-------------------+   (until no subtask is ready)
++------------+                          (replan with the results)
+plan -> approve_plan (interrupt) -> dispatch_subtask | END   (only with approve_plan on)
+plan -> synthesize -> write_memory -> END                  (answered, failed or out of cycles)
 """
 
 from __future__ import annotations

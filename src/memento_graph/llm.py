@@ -24,7 +24,9 @@ def chat_model(model: str, timeout: float) -> ChatOpenAI:
     The client does not retry by itself: LangGraph's `MODEL_RETRY` retries the node instead.
     Clients are shared per endpoint, so connections are reused across calls.
     """
-    return _client(model, timeout, os.environ.get("OPENAI_BASE_URL"), os.environ.get("OPENAI_API_KEY"))
+    return _client(
+        model, timeout, os.environ.get("OPENAI_BASE_URL"), os.environ.get("OPENAI_API_KEY")
+    )
 
 
 @lru_cache(maxsize=32)

@@ -24,13 +24,17 @@ class Progress:
         elif node == "retrieve_cases":
             cases = update.get("cases") or []
             pos = sum(c.get("label") == "positive" for c in cases)
-            say(f"[cyan]retrieve_cases[/] {len(cases)} cases ({pos} positive, {len(cases) - pos} negative)")
+            say(
+                f"[cyan]retrieve_cases[/] {len(cases)} cases ({pos} positive, {len(cases) - pos} negative)"
+            )
         elif node == "plan":
             self._plan(update)
         elif node == "execute_with_tools":
             for key, r in (update.get("results") or {}).items():
                 mark = "[green]done[/]" if r["status"] == "done" else f"[red]{r['status']}[/]"
-                say(f"[cyan]subtask {key}[/] {mark} ({r['tool_calls']} tool calls): {_short(r['output'])}")
+                say(
+                    f"[cyan]subtask {key}[/] {mark} ({r['tool_calls']} tool calls): {_short(r['output'])}"
+                )
         elif node == "dispatch_subtask":
             for key, r in (update.get("results") or {}).items():
                 say(f"[cyan]subtask {key}[/] [yellow]skipped[/]: {r['output']}")
@@ -38,8 +42,10 @@ class Progress:
             say(f"[cyan]synthesize[/] {update['note']}")
         elif node == "write_memory":
             judge = update.get("judge") or {}
-            say(f"[cyan]write_memory[/] reward {update.get('reward')} ({judge.get('source')})"
-                + (f", case {update['case_id']}" if update.get("case_id") else ""))
+            say(
+                f"[cyan]write_memory[/] reward {update.get('reward')} ({judge.get('source')})"
+                + (f", case {update['case_id']}" if update.get("case_id") else "")
+            )
         elif node == "__interrupt__":
             say("[yellow]paused[/]: waiting for plan approval")
 
@@ -79,7 +85,9 @@ def show_outcome(console: Console, outcome: Any) -> None:
     if outcome.status == "rejected":
         console.print(f"thread {outcome.thread_id}: {outcome.note}")
     if outcome.status in ("paused", "interrupted"):
-        console.print(f"thread {outcome.thread_id} is {outcome.status}: `memento resume {outcome.thread_id}`")
+        console.print(
+            f"thread {outcome.thread_id} is {outcome.status}: `memento resume {outcome.thread_id}`"
+        )
 
 
 def show_thread(console: Console, row: dict[str, Any], values: dict[str, Any]) -> None:
@@ -92,7 +100,9 @@ def show_thread(console: Console, row: dict[str, Any], values: dict[str, Any]) -
     if cases:
         table = Table("case", "label", "score", "task", title="retrieved cases")
         for c in cases:
-            table.add_row(c["id"], c.get("label", ""), f"{c.get('score', 0):.3f}", _short(c["task"], 60))
+            table.add_row(
+                c["id"], c.get("label", ""), f"{c.get('score', 0):.3f}", _short(c["task"], 60)
+            )
         console.print(table)
     for p in values.get("plans") or []:
         console.print(plan_table(p))
@@ -106,4 +116,6 @@ def show_thread(console: Console, row: dict[str, Any], values: dict[str, Any]) -
         console.print(Panel(str(values["answer"]), title="answer"))
     if values.get("reward") is not None:
         judge = values.get("judge") or {}
-        console.print(f"reward {values['reward']} ({judge.get('source')}: {judge.get('rationale')})")
+        console.print(
+            f"reward {values['reward']} ({judge.get('source')}: {judge.get('rationale')})"
+        )

@@ -80,9 +80,7 @@ def planner_request(
     if memory:
         parts.append(memory)
     if history:
-        lines = [
-            f"- [{r['status']}] {r['description']}\n  result: {r['output']}" for r in history
-        ]
+        lines = [f"- [{r['status']}] {r['description']}\n  result: {r['output']}" for r in history]
         parts.append(
             "Results of the subtasks executed so far:\n" + "\n".join(lines) + "\n\nGive the final "
             "answer if these results are enough; otherwise a new plan for the remaining work only."

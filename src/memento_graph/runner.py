@@ -85,7 +85,9 @@ class Agent:
             paths.append(str(p.resolve()))
         thread_id = thread_id or uuid.uuid4().hex[:12]
         if self.index.get(thread_id) or (await self._snapshot(thread_id)).values:
-            raise MementoError(f"thread {thread_id} exists already: use `memento resume {thread_id}`")
+            raise MementoError(
+                f"thread {thread_id} exists already: use `memento resume {thread_id}`"
+            )
         self.index.start(thread_id, task.strip(), self.context)
         state = {"task": task.strip(), "files": paths, "ground_truth": ground_truth}
         return await self._drive(state, thread_id, on_event)

@@ -39,17 +39,34 @@ class ThreadIndex:
         self.table = self.db.table("threads", pk="thread_id")
         if not self.table.exists():
             self.table.create(
-                {"thread_id": str, "task": str, "status": str, "started_at": str,
-                 "updated_at": str, "pid": int, "error": str, "answer": str, "context": str},
+                {
+                    "thread_id": str,
+                    "task": str,
+                    "status": str,
+                    "started_at": str,
+                    "updated_at": str,
+                    "pid": int,
+                    "error": str,
+                    "answer": str,
+                    "context": str,
+                },
                 pk="thread_id",
             )
 
     def start(self, thread_id: str, task: str, context: Context) -> None:
         """Record a thread as running in this process."""
         self.table.upsert(
-            {"thread_id": thread_id, "task": task, "status": "running", "started_at": _now(),
-             "updated_at": _now(), "pid": os.getpid(), "error": None, "answer": None,
-             "context": json.dumps(asdict(context))},
+            {
+                "thread_id": thread_id,
+                "task": task,
+                "status": "running",
+                "started_at": _now(),
+                "updated_at": _now(),
+                "pid": os.getpid(),
+                "error": None,
+                "answer": None,
+                "context": json.dumps(asdict(context)),
+            },
             pk="thread_id",
         )
 
@@ -64,7 +81,9 @@ class ThreadIndex:
 
     def list(self, limit: int = 50) -> list[dict[str, Any]]:
         """Return the newest threads first."""
-        return [self._fix(r) for r in self.table.rows_where(order_by="started_at desc", limit=limit)]
+        return [
+            self._fix(r) for r in self.table.rows_where(order_by="started_at desc", limit=limit)
+        ]
 
     @staticmethod
     def _fix(row: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""The nodes of the Memento graph, one per file."""

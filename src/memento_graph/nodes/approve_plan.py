@@ -31,12 +31,20 @@ async def approve_plan(
     """Interrupt with the plan; resume with approve, edit (a new plan) or reject."""
     cycle = state["cycle"]
     shown = [
-        {"id": s["id"], "description": s["description"],
-         "depends_on": [int(d.split(".")[1]) for d in s["depends_on"]]}
+        {
+            "id": s["id"],
+            "description": s["description"],
+            "depends_on": [int(d.split(".")[1]) for d in s["depends_on"]],
+        }
         for s in current_subtasks(state)
     ]
-    request: dict[str, Any] = {"kind": "plan_approval", "task": state["task"], "cycle": cycle,
-                               "plan": shown, "actions": ["approve", "edit", "reject"]}
+    request: dict[str, Any] = {
+        "kind": "plan_approval",
+        "task": state["task"],
+        "cycle": cycle,
+        "plan": shown,
+        "actions": ["approve", "edit", "reject"],
+    }
     while True:
         action, payload = parse_decision(interrupt(request))
         if action == "approve":
@@ -48,11 +56,20 @@ async def approve_plan(
             try:
                 edited = PlannerOutput(plan=payload or [])
             except ValidationError as exc:
-                request = {**request, "error": f"the edited plan is invalid: {exc.errors()[0]['msg']}"}
+                request = {
+                    **request,
+                    "error": f"the edited plan is invalid: {exc.errors()[0]['msg']}",
+                }
                 continue
             subtasks = subtask_records(cycle, edited.plan)
             removed = {s["key"]: None for s in current_subtasks(state) if s["key"] not in subtasks}
-            record = {"cycle": cycle, "thought": "edited by the user", "subtasks": list(subtasks.values())}
-            return Command(goto="dispatch_subtask",
-                           update={"subtasks": {**subtasks, **removed}, "plans": [record]})
+            record = {
+                "cycle": cycle,
+                "thought": "edited by the user",
+                "subtasks": list(subtasks.values()),
+            }
+            return Command(
+                goto="dispatch_subtask",
+                update={"subtasks": {**subtasks, **removed}, "plans": [record]},
+            )
         request = {**request, "error": f"unknown action {action!r}: use approve, edit or reject"}

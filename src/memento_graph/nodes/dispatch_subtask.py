@@ -59,10 +59,16 @@ async def dispatch_subtask(state: State, runtime: Runtime[Context]) -> dict[str,
         for s in current_subtasks(state):
             if s["key"] in results or s["key"] in skipped:
                 continue
-            bad = [d for d in s["depends_on"] if d in skipped or results.get(d, {}).get("status")
-                   in ("failed", "skipped")]
+            bad = [
+                d
+                for d in s["depends_on"]
+                if d in skipped or results.get(d, {}).get("status") in ("failed", "skipped")
+            ]
             if bad:
-                skipped[s["key"]] = {"status": "skipped", "output": f"not run: {bad[0]} failed",
-                                     "tool_calls": 0}
+                skipped[s["key"]] = {
+                    "status": "skipped",
+                    "output": f"not run: {bad[0]} failed",
+                    "tool_calls": 0,
+                }
                 changed = True
     return {"results": skipped} if skipped else {}

@@ -6,7 +6,6 @@ import asyncio
 from typing import Any
 
 import openai
-
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 from langchain_core.tools import BaseTool
 from langgraph.config import get_config
@@ -96,8 +95,12 @@ async def _loop(
         todo, refused = reply.tool_calls[:room], reply.tool_calls[room:]
         messages.extend(await asyncio.gather(*(_call_tool(tools, c) for c in todo)))
         messages.extend(
-            ToolMessage(content="Error: tool-call budget spent.", tool_call_id=c["id"],
-                        name=c["name"], status="error")
+            ToolMessage(
+                content="Error: tool-call budget spent.",
+                tool_call_id=c["id"],
+                name=c["name"],
+                status="error",
+            )
             for c in refused
         )
         calls += len(todo)

@@ -104,9 +104,18 @@ async def plan(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
             "tokens": tokens,
         }
     if output.final_answer:
-        return {"cycle": cycle, "status": "answered", "answer": output.final_answer.strip(),
-                "tokens": tokens}
+        return {
+            "cycle": cycle,
+            "status": "answered",
+            "answer": output.final_answer.strip(),
+            "tokens": tokens,
+        }
     subtasks = subtask_records(cycle, output.plan)
     record = {"cycle": cycle, "thought": output.thought, "subtasks": list(subtasks.values())}
-    return {"cycle": cycle, "status": "executing", "subtasks": subtasks, "plans": [record],
-            "tokens": tokens}
+    return {
+        "cycle": cycle,
+        "status": "executing",
+        "subtasks": subtasks,
+        "plans": [record],
+        "tokens": tokens,
+    }

@@ -20,10 +20,14 @@ async def synthesize(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         return {"status": "done"}
     ctx = runtime.context
     reason = state.get("error") or state.get("note") or "no final answer was given"
-    request = prompts.planner_request(state["task"], state.get("files") or [], [], results_so_far(state))
+    request = prompts.planner_request(
+        state["task"], state.get("files") or [], [], results_so_far(state)
+    )
     reply = await chat_model(ctx.planner_model, ctx.model_timeout).ainvoke(
-        [SystemMessage(content=prompts.SYNTHESIZE_SYSTEM.format(reason=reason)),
-         HumanMessage(content=request)]
+        [
+            SystemMessage(content=prompts.SYNTHESIZE_SYSTEM.format(reason=reason)),
+            HumanMessage(content=request),
+        ]
     )
     answer = reply.content if isinstance(reply.content, str) else str(reply.content)
     return {

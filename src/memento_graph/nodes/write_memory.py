@@ -39,8 +39,11 @@ async def judge_reward(state: State, ctx: Context) -> tuple[float, dict[str, Any
     llm = chat_model(ctx.judge_model, ctx.model_timeout)
     verdict, error, tokens = await ask_json(llm, messages, Verdict)
     if verdict is None:
-        record = {"source": "llm_judge", "model": ctx.judge_model,
-                  "rationale": f"judge reply malformed, counted as failure: {error}"}
+        record = {
+            "source": "llm_judge",
+            "model": ctx.judge_model,
+            "rationale": f"judge reply malformed, counted as failure: {error}",
+        }
         return 0.0, record, tokens
     record = {"source": "llm_judge", "model": ctx.judge_model, "rationale": verdict.rationale}
     return float(verdict.verdict == "correct"), record, tokens
@@ -49,8 +52,11 @@ async def judge_reward(state: State, ctx: Context) -> tuple[float, dict[str, Any
 def plan_json(state: State) -> str:
     """Return the episode's plans as the case's action (a_T), in the original `{"plan": [...]}` form."""
     steps = [
-        {"id": s["id"], "description": s["description"],
-         "depends_on": [int(d.split(".")[1]) for d in s["depends_on"]]}
+        {
+            "id": s["id"],
+            "description": s["description"],
+            "depends_on": [int(d.split(".")[1]) for d in s["depends_on"]],
+        }
         for p in (state.get("plans") or [])[:1]
         for s in p["subtasks"]
     ]
@@ -78,8 +84,11 @@ async def write_memory(state: State, runtime: Runtime[Context]) -> dict[str, Any
             judge=judge,
             retrieved=state.get("cases") or [],
             policy=ctx.policy,
-            models={"planner": ctx.planner_model, "executor": ctx.executor_model,
-                    "judge": ctx.judge_model},
+            models={
+                "planner": ctx.planner_model,
+                "executor": ctx.executor_model,
+                "judge": ctx.judge_model,
+            },
             status="done",
             tokens=state.get("tokens"),
         )
