@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import weakref
 from typing import Any
 
 import openai
@@ -17,12 +18,21 @@ from memento_graph.llm import chat_model, is_transient, usage
 from memento_graph.state import SubtaskInput
 from memento_graph.toolbox import get_tools
 
-_limits: dict[tuple[str, int], asyncio.Semaphore] = {}
+_limits: weakref.WeakValueDictionary[tuple[str, int], asyncio.Semaphore] = (
+    weakref.WeakValueDictionary()
+)
 
 
 def _limit(thread_id: str, n: int) -> asyncio.Semaphore:
-    """Return the semaphore bounding how many subtasks of one thread run at once."""
-    return _limits.setdefault((thread_id, max(1, n)), asyncio.Semaphore(max(1, n)))
+    """Return the semaphore bounding how many subtasks of one thread run at once.
+
+    Held weakly: it lives as long as some subtask of the thread is waiting or running.
+    """
+    key = (thread_id, max(1, n))
+    limit = _limits.get(key)
+    if limit is None:
+        limit = _limits[key] = asyncio.Semaphore(key[1])
+    return limit
 
 
 async def _call_tool(tools: dict[str, BaseTool], call: dict[str, Any]) -> ToolMessage:
