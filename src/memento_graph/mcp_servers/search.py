@@ -1,0 +1,45 @@
+"""MCP server `search`: web search through the SearxNG instance at `SEARXNG_URL`.
+
+The host is configuration, never a tool argument, so the model cannot point it elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+
+import httpx
+
+from memento_graph.mcp_servers.common import ToolError, new_server, serve
+
+mcp = new_server("search")
+MAX_RESULTS = 10
+SNIPPET = 400
+
+
+@mcp.tool()
+async def web_search(query: str, max_results: int = 5, page: int = 1) -> str:
+    """Search the web; returns title, url and snippet of up to `max_results` (<= 10) results."""
+    base = os.environ.get("SEARXNG_URL", "").rstrip("/")
+    if not base:
+        raise ToolError("web search is not configured (set SEARXNG_URL)")
+    if not query.strip():
+        raise ToolError("empty query")
+    params = {"q": query[:500], "format": "json", "pageno": max(1, min(page, 10))}
+    try:
+        async with httpx.AsyncClient(timeout=20, follow_redirects=False) as client:
+            resp = await client.get(f"{base}/search", params=params)
+            resp.raise_for_status()
+            results = resp.json().get("results", [])
+    except (httpx.HTTPError, ValueError) as exc:
+        raise ToolError(f"search failed: {type(exc).__name__}: {exc}") from None
+    lines = []
+    for i, item in enumerate(results[: max(1, min(max_results, MAX_RESULTS))], 1):
+        snippet = " ".join(str(item.get("content") or "").split())[:SNIPPET]
+        lines.append(
+            f"{i}. {item.get('title', '').strip()}\n   {item.get('url', '')}\n   {snippet}"
+        )
+    return "\n".join(lines) or f"no results for {query!r}"
+
+
+if __name__ == "__main__":
+    serve(mcp)

@@ -1,0 +1,264 @@
+"""The tools registry and the toolbox: MCP servers held open for a whole run.
+
+`open_toolbox` starts the enabled built-in servers and those of the user's mcp.json concurrently,
+each in its own task holding a persistent session (`client.session` + `load_mcp_tools`), registers
+their tools, and restores the previous registry on exit. Tools return plain text; a server that
+fails to start is reported once and skipped; a server that dies mid-run turns into tool errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+from langchain_core.tools import BaseTool, StructuredTool, ToolException
+
+from memento_graph.context import Context
+
+log = logging.getLogger(__name__)
+START_TIMEOUT = float(os.environ.get("MEMENTO_SERVER_START_TIMEOUT", "30"))
+_registry: list[BaseTool] = []
+_open: list[Toolbox] = []
+_VALID_NAME = re.compile(r"[^A-Za-z0-9_-]")
+_PREFIX = re.compile(r"^Error executing tool [\w-]+: ")
+
+
+def allow_files(paths: list[str] | tuple[str, ...]) -> None:
+    """Let the servers of the open toolbox (if any) read a task's input files."""
+    if _open:
+        _open[-1].allow(paths)
+
+
+def get_tools() -> list[BaseTool]:
+    """Return the tools currently registered (empty list if none)."""
+    return list(_registry)
+
+
+def set_tools(tools: list[BaseTool]) -> None:
+    """Replace the registry."""
+    _registry[:] = list(tools)
+
+
+@dataclass
+class Toolbox:
+    """What `open_toolbox` started: tools, server statuses, renames made for name clashes."""
+
+    tools: list[BaseTool] = field(default_factory=list)
+    servers: dict[str, str] = field(default_factory=dict)
+    clashes: list[str] = field(default_factory=list)
+    workspace: Path | None = None
+    tool_server: dict[str, str] = field(default_factory=dict)
+    server_tools: dict[str, list[BaseTool]] = field(default_factory=dict)
+
+    def allow(self, paths: list[str] | tuple[str, ...]) -> None:
+        """Let the servers read these files or folders (a task's input files) from now on."""
+        from memento_graph.mcp_servers.config import roots_file
+
+        if self.workspace is not None and paths:
+            with roots_file(self.workspace).open("a") as fh:
+                fh.writelines(f"{Path(p).expanduser().resolve()}\n" for p in paths)
+
+    def find(self, server: str, tool: str) -> BaseTool | None:
+        """Return a server's tool by its MCP name or its registered name."""
+        for item in self.server_tools.get(server, []):
+            if tool in {item.name, item.metadata.get("mcp_name") if item.metadata else None}:
+                return item
+        return None
+
+
+@asynccontextmanager
+async def open_toolbox(context: Context) -> AsyncIterator[Toolbox]:
+    """Start the servers, hold their sessions and register their tools for the whole block.
+
+    Tools registered before (plain LangChain tools) stay registered; MCP tools are added after them.
+    """
+    from langchain_mcp_adapters.client import MultiServerMCPClient
+
+    from memento_graph.mcp_servers.config import plan_servers, roots_file
+
+    workspace = context.home_path / "workspaces" / uuid.uuid4().hex[:12]
+    connections, statuses, notes = plan_servers(
+        context.disable_servers, context.mcp_config, workspace, context.home
+    )
+    workspace.mkdir(parents=True, exist_ok=True)
+    box = Toolbox(servers=dict(statuses), clashes=list(notes), workspace=workspace)
+    client = MultiServerMCPClient(connections)
+    stop = asyncio.Event()
+    ready = {name: asyncio.get_running_loop().create_future() for name in connections}
+    holders = {n: asyncio.create_task(_hold(client, n, ready[n], stop, box)) for n in connections}
+    previous = get_tools()
+    try:
+        loaded = await _wait_ready(ready, box)
+        for name in set(holders) - set(loaded):  # a server that hangs at start is stopped
+            holders[name].cancel()
+        box.tools = _register(loaded, box, {t.name for t in previous}, context.tool_timeout)
+        set_tools(previous + box.tools)
+        _open.append(box)
+        yield box
+    finally:
+        set_tools(previous)
+        if box in _open:
+            _open.remove(box)
+        stop.set()
+        await _close(list(holders.values()))
+        with contextlib.suppress(OSError):
+            roots_file(workspace).unlink()
+        with contextlib.suppress(OSError):
+            workspace.rmdir()  # only when the run left nothing in it
+
+
+async def _hold(
+    client: Any, name: str, ready: asyncio.Future, stop: asyncio.Event, box: Toolbox
+) -> None:
+    """Own one server's session from start to stop (anyio scopes must exit in the task that entered)."""
+    from langchain_mcp_adapters.tools import load_mcp_tools
+
+    try:
+        async with client.session(name) as session:
+            tools = await load_mcp_tools(session, server_name=name)
+            if not ready.done():
+                ready.set_result(tools)
+            await stop.wait()
+    except Exception as exc:  # noqa: BLE001 - any failure of a server is reported, never raised
+        reason = _reason(exc)
+        if not ready.done():
+            ready.set_exception(RuntimeError(reason))
+        elif not stop.is_set() and box.servers.get(name) == "ready":
+            box.servers[name] = f"failed: crashed ({reason})"
+            log.warning("MCP server %s stopped: %s", name, reason)
+
+
+async def _wait_ready(ready: dict[str, asyncio.Future], box: Toolbox) -> dict[str, list[BaseTool]]:
+    """Wait for every server to be ready; report (once) and skip those that fail or hang."""
+    if ready:
+        await asyncio.wait(ready.values(), timeout=START_TIMEOUT)
+    loaded: dict[str, list[BaseTool]] = {}
+    for name, fut in ready.items():
+        if not fut.done():
+            fut.cancel()
+            reason = f"did not start within {START_TIMEOUT:g} s"
+        elif fut.exception() is not None:
+            reason = str(fut.exception())
+        else:
+            loaded[name] = fut.result()
+            box.servers[name] = "ready"
+            continue
+        box.servers[name] = f"failed: {reason}"
+        log.warning("MCP server %s failed to start: %s", name, reason)
+    return loaded
+
+
+def _register(
+    loaded: dict[str, list[BaseTool]], box: Toolbox, taken: set[str], timeout: float
+) -> list[BaseTool]:
+    """Wrap every server's tools; a name already taken gets the server name as prefix."""
+    tools: list[BaseTool] = []
+    for server, server_tools in loaded.items():
+        box.server_tools[server] = []
+        for tool in server_tools:
+            name = _VALID_NAME.sub("_", tool.name)[:64]
+            if name in taken:
+                renamed = _VALID_NAME.sub("_", f"{server}_{tool.name}")[:64]
+                box.clashes.append(
+                    f"tool {tool.name!r} of server {server!r} renamed to {renamed!r} "
+                    f"(the name was taken by {box.tool_server.get(name, 'a registered tool')!r})"
+                )
+                name = renamed
+            taken.add(name)
+            box.tool_server[name] = server
+            wrapped = _wrap(tool, server, name, box, timeout)
+            box.server_tools[server].append(wrapped)
+            tools.append(wrapped)
+    for note in box.clashes:
+        log.warning("%s", note)
+    return tools
+
+
+def _wrap(tool: BaseTool, server: str, name: str, box: Toolbox, timeout: float) -> BaseTool:
+    """Return a tool that gives the model plain text and turns every failure into a tool error."""
+
+    async def call(**kwargs: Any) -> str:
+        status = box.servers.get(server, "")
+        if status != "ready":
+            raise ToolException(f"Error: MCP server {server!r} is not available ({status})")
+        try:
+            content, _artifact = await asyncio.wait_for(tool.coroutine(**kwargs), timeout)
+        except ToolException as exc:
+            raise ToolException(f"Error: {_PREFIX.sub('', str(exc))}") from None
+        except TimeoutError:
+            raise ToolException(f"Error: {name} timed out after {timeout:g} s") from None
+        except Exception as exc:  # noqa: BLE001 - transport failures, crashed servers
+            if _is_crash(exc):
+                box.servers[server] = f"failed: crashed ({_reason(exc)})"
+                log.warning("MCP server %s stopped: %s", server, _reason(exc))
+                raise ToolException(
+                    f"Error: MCP server {server!r} stopped; {name} failed"
+                ) from None
+            raise ToolException(f"Error: {name} failed: {_reason(exc)}") from None
+        return content_text(content)
+
+    return StructuredTool(
+        name=name,
+        description=tool.description or name,
+        args_schema=tool.args_schema,
+        coroutine=call,
+        handle_tool_error=True,
+        metadata={"server": server, "mcp_name": tool.name},
+    )
+
+
+def content_text(content: Any) -> str:
+    """Render MCP tool output (LangChain content blocks) as plain text."""
+    if isinstance(content, str):
+        return content
+    if hasattr(content, "content"):  # a ToolMessage returned by an interceptor
+        return content_text(content.content)
+    parts = []
+    for block in content or []:
+        if isinstance(block, str):
+            parts.append(block)
+        elif block.get("type") == "text":
+            parts.append(block.get("text", ""))
+        else:
+            mime = block.get("mime_type") or "unknown type"
+            where = block.get("url") or f"{len(block.get('base64') or '')} base64 characters"
+            parts.append(f"[{block.get('type', 'data')} ({mime}): {where}]")
+    return "\n".join(parts)
+
+
+def _is_crash(exc: BaseException) -> bool:
+    """Tell whether an error means the server's connection is gone for good."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    if isinstance(exc, anyio.ClosedResourceError | anyio.BrokenResourceError | anyio.EndOfStream):
+        return True
+    return "Connection closed" in str(exc)
+
+
+def _reason(exc: BaseException) -> str:
+    """One line telling why, digging into exception groups."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}"[:300]
+
+
+async def _close(holders: list[asyncio.Task]) -> None:
+    """Stop every session task (they close their server processes)."""
+    if not holders:
+        return
+    done, pending = await asyncio.wait(holders, timeout=10)
+    for task in pending:
+        task.cancel()
+    with contextlib.suppress(BaseException):
+        await asyncio.gather(*pending, return_exceptions=True)

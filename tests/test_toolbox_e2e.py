@@ -1,0 +1,38 @@
+"""A third-party stdio MCP server from mcp.json, used by the executor in a whole run."""
+
+from __future__ import annotations
+
+from fixtures.mcp_support import write_mcp_json
+from memento_graph.context import Context
+from memento_graph.runner import open_agent
+from memento_graph.toolbox import get_tools
+from roles import answer_reply, is_executor, is_first_plan, is_judge, is_replan, plan_reply
+from scripted_llm import Reply, after_tool
+
+
+def echo_tool_result(req: dict) -> Reply:
+    return Reply(content=f"Found: {req['messages'][-1]['content']}")
+
+
+async def test_executor_uses_a_third_party_server(llm, home, tmp_path):
+    config = write_mcp_json(tmp_path / "mcp.json", FIXTURE_WORD="cormorant")
+    llm.rule(is_first_plan, plan_reply("Look up the secret word stored under key k7"))
+    llm.rule(
+        lambda r: is_executor(r) and not after_tool(r),
+        Reply(tool_calls=[("lookup_word", {"key": "k7"})]),
+    )
+    llm.rule(lambda r: is_executor(r) and after_tool(r), echo_tool_result)
+    llm.rule(is_replan, answer_reply("cormorant"))
+    llm.rule(is_judge, Reply(content='{"rationale": "ok", "verdict": "correct"}'))
+    async with open_agent(Context(mcp_config=str(config))) as agent:
+        assert "lookup_word" in [t.name for t in get_tools()]
+        outcome = await agent.run("What is the secret word under key k7?")
+    assert outcome.status == "done" and outcome.answer == "cormorant"
+    executor_calls = llm.requests(is_executor)
+    offered = {t["function"]["name"] for t in executor_calls[0]["tools"]}
+    assert {"lookup_word", "slow", "crash"} <= offered
+    tool_message = executor_calls[1]["messages"][-1]
+    assert tool_message["role"] == "tool"
+    assert tool_message["content"] == "the secret word for k7 is cormorant"  # plain text
+    assert "Found: the secret word for k7 is cormorant" in str(llm.requests(is_replan)[0])
+    assert get_tools() == []  # the registry is restored after the run
