@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from memento_graph.commands.eval import eval_command
 from memento_graph.commands.tools import app as tools_app
 from memento_graph.errors import MementoError
 
@@ -30,6 +31,7 @@ app = typer.Typer(
 threads_app = typer.Typer(help="List threads (runs) and show one.", invoke_without_command=True)
 app.add_typer(threads_app, name="threads")
 app.add_typer(tools_app, name="tools")
+app.command("eval")(eval_command)
 
 
 def _context(**overrides: Any) -> Any:

@@ -17,6 +17,8 @@ from langgraph.types import Command
 from memento_graph.context import Context
 from memento_graph.errors import MementoError
 from memento_graph.runs import ThreadIndex
+from memento_graph.toolbox import allow_files
+from memento_graph.tracing import Trace
 
 Event = Callable[[str, dict[str, Any]], None]
 """Progress callback: (node name, its state update)."""
@@ -36,23 +38,29 @@ class Outcome:
     tokens: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     error: str | None = None
+    error_kind: str | None = None
+    """For model endpoint errors: auth, not_found, timeout, unreachable or status."""
     note: str | None = None
     interrupt: Any = None
 
 
-def model_error(exc: Exception) -> str | None:
-    """Return a one-line message for a model endpoint error, or None for other errors."""
+def model_error(exc: Exception) -> tuple[str, str] | None:
+    """Return (kind, one-line message) for a model endpoint error, or None for other errors.
+
+    Kinds: auth, not_found, timeout, unreachable, status. The first two and `unreachable` will not
+    go away by retrying the same thread.
+    """
     base = str(openai.OpenAI(api_key="x").base_url).rstrip("/")
     if isinstance(exc, openai.AuthenticationError):
-        return f"the model endpoint {base} rejected the API key (401)"
+        return "auth", f"the model endpoint {base} rejected the API key (401)"
     if isinstance(exc, openai.NotFoundError):
-        return f"the model endpoint {base} says: {exc.message}"
+        return "not_found", f"the model endpoint {base} says: {exc.message}"
     if isinstance(exc, openai.APITimeoutError):
-        return f"the model endpoint {base} timed out"
+        return "timeout", f"the model endpoint {base} timed out"
     if isinstance(exc, openai.APIConnectionError):
-        return f"cannot reach the model endpoint {base} ({exc.__cause__ or exc})"
+        return "unreachable", f"cannot reach the model endpoint {base} ({exc.__cause__ or exc})"
     if isinstance(exc, openai.APIStatusError):
-        return f"the model endpoint {base} failed: {exc.status_code} {exc.message}"
+        return "status", f"the model endpoint {base} failed: {exc.status_code} {exc.message}"
     return None
 
 
@@ -83,8 +91,8 @@ class Agent:
             if not p.is_file():
                 raise MementoError(f"no such file: {f}")
             paths.append(str(p.resolve()))
-        thread_id = thread_id or uuid.uuid4().hex[:12]
-        if self.index.get(thread_id) or (await self._snapshot(thread_id)).values:
+        thread_id = thread_id or str(uuid.uuid4())  # a UUID: LangGraph server and Studio need one
+        if (await self._snapshot(thread_id)).values:  # an index row alone: killed before any step
             raise MementoError(
                 f"thread {thread_id} exists already: use `memento resume {thread_id}`"
             )
@@ -110,18 +118,20 @@ class Agent:
         return await self.graph.aget_state({"configurable": {"thread_id": thread_id}})
 
     async def _drive(self, payload: Any, thread_id: str, on_event: Event | None) -> Outcome:
-        config = {"configurable": {"thread_id": thread_id}, "recursion_limit": 200}
+        trace = Trace(self.context, thread_id, "run" if isinstance(payload, dict) else "resume")
+        config = trace.config({"configurable": {"thread_id": thread_id}, "recursion_limit": 200})
         started = time.monotonic()
         error = None
         if on_event:
             on_event("thread", {"thread_id": thread_id})
         try:
-            async for update in self.graph.astream(
-                payload, config, context=self.context, stream_mode="updates", durability="sync"
-            ):
-                for node, value in update.items():
-                    if on_event:
-                        on_event(node, value if isinstance(value, dict) else {"value": value})
+            with trace.scope():
+                async for update in self.graph.astream(
+                    payload, config, context=self.context, stream_mode="updates", durability="sync"
+                ):
+                    for node, value in update.items():
+                        if on_event:
+                            on_event(node, value if isinstance(value, dict) else {"value": value})
         except MementoError as exc:
             self.index.update(thread_id, status="failed", error=str(exc))
             raise
@@ -130,9 +140,17 @@ class Agent:
             if error is None:
                 self.index.update(thread_id, status="failed", error=f"{type(exc).__name__}: {exc}")
                 raise
-        return await self._outcome(thread_id, error, time.monotonic() - started)
+        outcome = await self._outcome(thread_id, error, time.monotonic() - started)
+        await trace.finish(outcome.reward)
+        return outcome
 
-    async def _outcome(self, thread_id: str, error: str | None, seconds: float) -> Outcome:
+    async def outcome(self, thread_id: str) -> Outcome:
+        """Return how a thread stands now (for a thread that finished in an earlier process)."""
+        return await self._outcome(thread_id, None, 0.0)
+
+    async def _outcome(
+        self, thread_id: str, error: tuple[str, str] | None, seconds: float
+    ) -> Outcome:
         snapshot = await self._snapshot(thread_id)
         values = snapshot.values or {}
         interrupts = [i.value for t in snapshot.tasks for i in t.interrupts]
@@ -146,7 +164,8 @@ class Agent:
             status = "rejected"
         else:
             status = "done"
-        self.index.update(thread_id, status=status, error=error, answer=values.get("answer"))
+        kind, message = error or (None, None)
+        self.index.update(thread_id, status=status, error=message, answer=values.get("answer"))
         return Outcome(
             thread_id=thread_id,
             status=status,
@@ -156,7 +175,8 @@ class Agent:
             cases_used=[c["id"] for c in values.get("cases") or []],
             tokens=dict(values.get("tokens") or {}),
             seconds=seconds,
-            error=error,
+            error=message,
+            error_kind=kind,
             note=values.get("note"),
             interrupt=interrupts[0] if interrupts else None,
         )

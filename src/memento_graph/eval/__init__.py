@@ -1,0 +1,1 @@
+"""The evaluation harness behind `memento eval`: data sets, scores, CIs, reports, the schedule."""
