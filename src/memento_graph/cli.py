@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from memento_graph.commands import cases, feedback
 from memento_graph.commands.eval import eval_command
 from memento_graph.commands.tools import app as tools_app
 from memento_graph.errors import MementoError
@@ -31,6 +32,8 @@ app = typer.Typer(
 threads_app = typer.Typer(help="List threads (runs) and show one.", invoke_without_command=True)
 app.add_typer(threads_app, name="threads")
 app.add_typer(tools_app, name="tools")
+app.add_typer(cases.app, name="cases")
+app.command("feedback")(feedback.feedback)
 app.command("eval")(eval_command)
 
 

@@ -1,0 +1,35 @@
+"""The learning memory: case bank (Chroma), experience store (SQLite), policies and lifecycle.
+
+All calls are synchronous and thread-safe; async code calls them through `asyncio.to_thread`.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+from memento_graph.memory.core import POLICIES, Memory
+from memento_graph.memory.embeddings import make_embedder
+from memento_graph.memory.portability import adopt_cases_of_other_embedder
+
+if TYPE_CHECKING:
+    from memento_graph.context import Context
+
+__all__ = ["POLICIES", "Memory", "open_memory"]
+
+_MEMORIES: dict[tuple[str, str, str], Memory] = {}
+_LOCK = threading.Lock()
+
+
+def open_memory(context: Context) -> Memory:
+    """Return the memory of `context.user` under `context.home` (cached per home, user and embedder)."""
+    home = context.home_path
+    key = (str(home.resolve()), context.user, context.embedding_model)
+    with _LOCK:
+        if key not in _MEMORIES:
+            memory = Memory(home, context.user, make_embedder(context.embedding_model))
+            adopt_cases_of_other_embedder(
+                memory
+            )  # switching embedder keeps the cases (re-embedded)
+            _MEMORIES[key] = memory
+        return _MEMORIES[key]

@@ -1,0 +1,200 @@
+"""The case bank: one Chroma collection per (user, embedder), embeddings passed in explicitly.
+
+Chroma's local client is synchronous; callers in async code go through `asyncio.to_thread`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from memento_graph.memory.embeddings import Embedder
+from memento_graph.memory.schema import from_metadata, to_metadata
+
+_CLIENTS: dict[str, Any] = {}
+_CLIENTS_LOCK = threading.Lock()
+_CALL_LOCKS: dict[int, threading.RLock] = {}
+_BATCH = 4000  # below Chroma's max batch size
+
+
+def chroma_client(path: Path) -> Any:
+    """Return the process-wide Chroma client: the server at MEMENTO_CHROMA_URL, or embedded."""
+    import chromadb
+    from chromadb.config import Settings
+
+    from memento_graph.remote import chroma_url, hold_casebank, http_client
+
+    if chroma_url():  # MEMENTO_CHROMA_URL: a Chroma server, shared by many processes
+        return http_client(chroma_url())
+    key = str(path.resolve())
+    with _CLIENTS_LOCK:
+        if key not in _CLIENTS:
+            hold_casebank(path)  # embedded Chroma is single-process
+            _CLIENTS[key] = chromadb.PersistentClient(
+                path=key, settings=Settings(anonymized_telemetry=False)
+            )
+        return _CLIENTS[key]
+
+
+def _slug(text: str) -> str:
+    clean = re.sub(r"[^a-zA-Z0-9_-]+", "_", text)[:40].strip("_-") or "x"
+    return f"{clean}-{hashlib.sha1(text.encode()).hexdigest()[:6]}"
+
+
+def collection_prefix(user: str) -> str:
+    """Return the prefix of every collection of one user."""
+    return f"cases-{_slug(user)}-"
+
+
+class Serialised:
+    """A Chroma collection whose calls run one at a time per client.
+
+    Chroma's local client is not safe for a query racing the first writes of a collection from another
+    thread ("Error creating hnsw segment reader: Nothing found on disk"); calls take ~1-5 ms, so one lock
+    costs little.
+    """
+
+    def __init__(self, collection: Any, client: Any) -> None:
+        self.collection = collection
+        with _CLIENTS_LOCK:
+            self.lock = _CALL_LOCKS.setdefault(id(client), threading.RLock())
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.collection, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self.lock:
+                return attr(*args, **kwargs)
+
+        return call
+
+
+class CaseBank:
+    """The cases of one user under one embedder, stored in Chroma."""
+
+    def __init__(self, client: Any, user: str, embedder: Embedder) -> None:
+        self.user = user
+        self.embedder = embedder
+        self.name = collection_prefix(user) + _slug(embedder.id)
+        self.client = client
+        collection = client.get_or_create_collection(
+            self.name,
+            embedding_function=None,
+            configuration={"hnsw": {"space": "cosine", "ef_search": 64}},
+            metadata={"user": user, "embedder": embedder.id},
+        )
+        self.collection = Serialised(collection, client)
+
+    def siblings(self) -> list[CaseBank]:
+        """Return this user's non-empty banks under other embedders (largest first)."""
+        prefix = collection_prefix(self.user)
+        found = []
+        for col in self.client.list_collections():
+            if col.name.startswith(prefix) and col.name != self.name and col.count() > 0:
+                bank = CaseBank.__new__(CaseBank)
+                bank.user, bank.embedder, bank.name, bank.client = (
+                    self.user,
+                    None,
+                    col.name,
+                    self.client,
+                )
+                bank.collection = Serialised(col, self.client)
+                found.append(bank)
+        return sorted(found, key=lambda b: -b.count())
+
+    def count(self) -> int:
+        """Return the number of stored cases (every status)."""
+        return self.collection.count()
+
+    def upsert(self, cases: list[dict[str, Any]], vectors: np.ndarray, new: bool = False) -> None:
+        """Insert or replace cases with their task embeddings (`new`: ids known to be fresh, faster)."""
+        write = self.collection.add if new else self.collection.upsert
+        for start in range(0, len(cases), _BATCH):
+            part = cases[start : start + _BATCH]
+            write(
+                ids=[c["id"] for c in part],
+                documents=[c["task"] for c in part],
+                metadatas=[to_metadata({**c, "user": self.user}) for c in part],
+                embeddings=np.asarray(vectors[start : start + _BATCH], dtype=np.float32),
+            )
+
+    def update(self, case_id: str, **fields: Any) -> None:
+        """Change top-level metadata fields of one case (status, reward, ...)."""
+        self.collection.update(
+            ids=[case_id], metadatas=[{k: v for k, v in fields.items() if v is not None}]
+        )
+
+    def get(self, ids: list[str], embeddings: bool = False) -> list[dict[str, Any]]:
+        """Return the cases with these ids (unknown ids are left out), optionally with `embedding`."""
+        if not ids:
+            return []
+        include = ["documents", "metadatas"] + (["embeddings"] if embeddings else [])
+        got = self.collection.get(ids=list(ids), include=include)
+        return self._rows(got, embeddings)
+
+    def all(
+        self, where: dict[str, Any] | None = None, embeddings: bool = False
+    ) -> list[dict[str, Any]]:
+        """Return every case (optionally filtered by a Chroma `where`)."""
+        include = ["documents", "metadatas"] + (["embeddings"] if embeddings else [])
+        out: list[dict[str, Any]] = []
+        total = self.count()
+        for offset in range(0, total, _BATCH):
+            got = self.collection.get(where=where, include=include, limit=_BATCH, offset=offset)
+            out.extend(self._rows(got, embeddings))
+            if where is not None and len(got["ids"]) < _BATCH:
+                break
+        return out
+
+    def query(
+        self, vector: np.ndarray, n: int, status: str | None = None, embeddings: bool = False
+    ) -> list[dict[str, Any]]:
+        """Return up to n nearest cases (of one status, if given), with `similarity`, best first.
+
+        A status is filtered after an over-fetching HNSW query, not with Chroma's `where` (which turns a
+        1 ms query into a scan: ~90 ms at 20k cases); the fetch grows only when too few match.
+        """
+        if n <= 0:
+            return []
+        fetch = n if status is None else 2 * n + 8
+        while True:
+            rows = self._nearest(vector, fetch, embeddings)
+            kept = [r for r in rows if status is None or r["status"] == status]
+            if len(kept) >= n or len(rows) < fetch:
+                return kept[:n]
+            fetch *= 4
+
+    def _nearest(self, vector: np.ndarray, n: int, embeddings: bool) -> list[dict[str, Any]]:
+        include = ["documents", "metadatas", "distances"] + (["embeddings"] if embeddings else [])
+        got = self.collection.query(
+            query_embeddings=np.asarray(vector, dtype=np.float32)[None, :],
+            n_results=n,
+            include=include,
+        )
+        flat = {k: (v[0] if v is not None else None) for k, v in got.items() if isinstance(v, list)}
+        rows = self._rows(flat, embeddings)
+        for row, dist in zip(rows, flat["distances"], strict=True):
+            row["similarity"] = 1.0 - float(dist)
+        return rows
+
+    def delete(self, ids: list[str]) -> None:
+        """Remove cases for good."""
+        if ids:
+            self.collection.delete(ids=list(ids))
+
+    @staticmethod
+    def _rows(got: dict[str, Any], embeddings: bool) -> list[dict[str, Any]]:
+        rows = []
+        for i, case_id in enumerate(got["ids"]):
+            case = from_metadata(case_id, got["documents"][i], got["metadatas"][i] or {})
+            if embeddings:
+                case["embedding"] = np.asarray(got["embeddings"][i], dtype=np.float32)
+            rows.append(case)
+        return rows

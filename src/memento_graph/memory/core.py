@@ -1,0 +1,281 @@
+"""`Memory`: one user's case bank, experience store and policy behind one thread-safe, synchronous API."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from memento_graph.errors import MementoError
+from memento_graph.memory import lifecycle
+from memento_graph.memory.case_bank import CaseBank, chroma_client
+from memento_graph.memory.credit import influence, share_by_plan
+from memento_graph.memory.embeddings import Embedder
+from memento_graph.memory.experience import ExperienceStore
+from memento_graph.memory.policy import LearnedPolicy, rank_weights, similarity_select
+from memento_graph.memory.schema import label_of, new_case_id, now_iso
+
+POLICIES = ("similarity", "learned", "none")
+_STORES: dict[str, ExperienceStore] = {}
+_STORES_LOCK = threading.Lock()
+
+
+def experience_store(home: Path) -> ExperienceStore:
+    """Return the (process-wide) experience store of a data directory."""
+    key = str((home / "experience.sqlite").resolve())
+    with _STORES_LOCK:
+        if key not in _STORES:
+            _STORES[key] = ExperienceStore(Path(key))
+        return _STORES[key]
+
+
+def public(case: dict[str, Any]) -> dict[str, Any]:
+    """Return a case without its embedding (fit for JSON)."""
+    return {k: v for k, v in case.items() if k != "embedding"}
+
+
+class Memory:
+    """The learning memory of one user: retrieve cases, write back episodes, learn from rewards."""
+
+    def __init__(
+        self, home: Path, user: str, embedder: Embedder, *, near_duplicate: float | None = None,
+        max_cases: int | None = None, exploration: str | None = None, candidates: int = 16,
+    ) -> None:  # fmt: skip
+        self.home, self.user, self.embedder = Path(home), user, embedder
+        self.bank = CaseBank(chroma_client(self.home / "casebank"), user, embedder)
+        self.store = experience_store(self.home)
+        self.near_duplicate = (
+            near_duplicate if near_duplicate is not None else lifecycle.NEAR_DUPLICATE
+        )
+        self.max_cases = max_cases if max_cases is not None else lifecycle.MAX_CASES
+        self.candidates = candidates
+        self._exploration = exploration
+        self._policy: LearnedPolicy | None = None
+        self.lock = threading.RLock()
+
+    # -- helpers ---------------------------------------------------------------------------------------
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """Embed texts with this memory's embedder."""
+        return self.embedder.embed(texts)
+
+    @property
+    def policy_key(self) -> str:
+        """Key of the learned policy's persisted state."""
+        return f"learned|{self.user}|{self.embedder.id}"
+
+    def learned_policy(self, dim: int) -> LearnedPolicy:
+        """Return the learned policy, loaded from the experience store on first use."""
+        with self.lock:
+            if self._policy is None or self._policy.dim != dim:
+                self._policy = LearnedPolicy(dim, self._exploration)
+                self._policy.load(self.store.load_state(self.policy_key))
+            return self._policy
+
+    def _with_usage(self, cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        usage = self.store.usage([c["id"] for c in cases])
+        for case in cases:
+            case["usage"] = usage[case["id"]]
+        return cases
+
+    # -- retrieval -------------------------------------------------------------------------------------
+    def retrieve(self, task: str, k: int, policy: str) -> list[dict[str, Any]]:
+        """Return up to k active cases for a task, best first, each with score, rank and label."""
+        if policy not in POLICIES:
+            raise MementoError(f"unknown policy {policy!r}: use one of {', '.join(POLICIES)}")
+        if policy == "none" or k <= 0 or not task.strip():
+            return []
+        vec = self.embed([task])[0]
+        if policy == "similarity":
+            chosen = similarity_select(self.bank.query(vec, k, status="active"), k)
+        else:
+            pool = self.bank.query(
+                vec, max(self.candidates, 3 * k), status="active", embeddings=True
+            )
+            usage = self.store.usage([c["id"] for c in pool])
+            chosen = self.learned_policy(len(vec)).select(
+                vec, pool, [usage[c["id"]] for c in pool], k
+            )
+        keys = ("id", "task", "plan", "answer", "reward", "score", "similarity", "status")
+        return [
+            {**{key: c.get(key) for key in keys}, "rank": rank, "label": label_of(c["reward"])}
+            for rank, c in enumerate(chosen, start=1)
+        ]
+
+    # -- write-back ------------------------------------------------------------------------------------
+    def complete_episode(
+        self, *, thread_id: str, task: str, plan: str, answer: str | None, reward: float, judge: dict,
+        retrieved: list[dict], policy: str, models: dict, status: str = "done",
+        timings: dict | None = None, tokens: dict | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        """Record an episode, write (or update) its case, credit the shown cases, learn, run lifecycle."""
+        reward = _check_reward(reward)
+        with self.lock:
+            done = self.store.episode(thread_id)
+            if done and done.get("case_id"):
+                existing = self.get_case(done["case_id"])
+                if existing is not None:
+                    return existing
+            vec = self.embed([task])[0]
+            case = self._write_case(vec, thread_id, task, plan, answer, reward, judge, models)
+            shown = self._shown(vec, retrieved)
+            credit = self._learn(vec, shown, plan, reward)
+            episode = {
+                "thread_id": thread_id, "user": self.user, "task": task, "plan": plan,
+                "answer": answer, "reward": reward, "judge_source": judge.get("source"),
+                "judge_model": judge.get("model"), "judge_rationale": judge.get("rationale"),
+                "policy": policy, "models": models, "status": status, "case_id": case["id"],
+                "timings": timings, "tokens": tokens, "task_embedding": vec,
+            }  # fmt: skip
+            rows = [
+                {"case_id": c["id"], "user": self.user, "rank": c["rank"], "score": c.get("score"),
+                 "similarity": c["similarity"], "policy": policy, "credit": float(cr)}
+                for c, cr in zip(shown, credit, strict=True)
+            ]  # fmt: skip
+            self.store.record(episode, rows)
+            self._lifecycle([c["id"] for c in shown])
+            return self.get_case(case["id"]) or public(case)
+
+    def _write_case(
+        self, vec: np.ndarray, thread_id: str, task: str, plan: str, answer: str | None,
+        reward: float, judge: dict, models: dict,
+    ) -> dict[str, Any]:  # fmt: skip
+        now = now_iso()
+        fresh = {
+            "task": task, "plan": plan, "answer": answer, "reward": reward, "status": "active",
+            "judge": {k: judge.get(k) for k in ("source", "model", "rationale")},
+            "provenance": {"thread_id": thread_id, "created_at": now, "updated_at": now,
+                           "embedder": self.embedder.id, "models": dict(models or {})},
+        }  # fmt: skip
+        dup = lifecycle.find_duplicate(self.bank, vec, task, self.near_duplicate)
+        if dup is None:
+            case = {**fresh, "id": new_case_id(), "revisions": 0}
+        elif reward >= dup["reward"]:  # the new plan did at least as well: it replaces the old one
+            fresh["provenance"]["created_at"] = dup["provenance"]["created_at"]
+            case = {
+                **fresh,
+                "id": dup["id"],
+                "task": dup["task"],
+                "revisions": dup["revisions"] + 1,
+            }
+        else:  # keep the better plan, note the revision
+            case = {**dup, "revisions": dup["revisions"] + 1}
+            case["provenance"] = {**dup["provenance"], "updated_at": now}
+        vectors = (
+            vec[None, :] if dup is None or case["task"] == task else self.embed([case["task"]])
+        )
+        self.bank.upsert([case], vectors, new=dup is None)
+        return case
+
+    def _shown(self, vec: np.ndarray, retrieved: list[dict]) -> list[dict[str, Any]]:
+        """Return the retrieved cases that still exist, in rank order, with embeddings and similarity."""
+        order = sorted(retrieved or [], key=lambda r: r.get("rank") or 0)
+        found = {c["id"]: c for c in self.bank.get([r["id"] for r in order], embeddings=True)}
+        shown = []
+        for rank, r in enumerate((r for r in order if r["id"] in found), start=1):
+            case = found[r["id"]]
+            sim = float(np.dot(case["embedding"], vec))
+            shown.append(
+                {**case, "rank": r.get("rank") or rank, "score": r.get("score"), "similarity": sim}
+            )
+        return shown
+
+    def _learn(
+        self, vec: np.ndarray, shown: list[dict[str, Any]], plan: str, reward: float
+    ) -> np.ndarray:
+        """Credit each shown case for the reward and train the learned policy on it."""
+        if not shown:
+            return np.zeros(0)
+        policy = self.learned_policy(len(vec))
+        usage = self.store.usage([c["id"] for c in shown])
+        alpha, beta = policy.posterior(policy.prior(vec, shown), [usage[c["id"]] for c in shown])
+        plans = [c["plan"] for c in shown]
+        follow = influence(plan, plans, rank_weights(len(shown)))
+        credit = share_by_plan(policy.credit(alpha / (alpha + beta), reward, follow), plans)
+        policy.train(vec, shown, reward, credit)
+        self.store.save_state(self.policy_key, policy.state())
+        return credit
+
+    def _lifecycle(self, shown_ids: list[str]) -> None:
+        lifecycle.check_quarantine(self.bank, self.store, shown_ids)
+        lifecycle.enforce_capacity(self.bank, self.store, self.max_cases)
+
+    # -- feedback --------------------------------------------------------------------------------------
+    def feedback(self, thread_id: str, reward: float, note: str | None = None) -> dict[str, Any]:
+        """Override an episode's reward with the user's: updates the episode, its case and the policy."""
+        reward = _check_reward(reward)
+        with self.lock:
+            episode = self.store.episode(thread_id)
+            if episode is None or episode["user"] != self.user:
+                raise MementoError(f"no episode for thread {thread_id} (user {self.user})")
+            rationale = note or f"user feedback: reward {reward:g}"
+            self.store.update_episode(
+                thread_id, reward=reward, judge_source="user", judge_model=None,
+                judge_rationale=rationale, note=note,
+            )  # fmt: skip
+            case = self.get_case(episode["case_id"]) if episode.get("case_id") else None
+            judge = {"judge_source": "user", "judge_model": "", "judge_rationale": rationale}
+            if case and case["provenance"].get("thread_id") == thread_id:
+                self.bank.update(case["id"], reward=reward, updated_at=now_iso(), **judge)
+            elif case and reward > case["reward"]:  # this episode's plan now beats the case's plan
+                self.bank.update(
+                    case["id"], plan=episode["plan"], answer=episode.get("answer"), reward=reward,
+                    thread_id=thread_id, updated_at=now_iso(), **judge,
+                )  # fmt: skip
+            vec = episode["task_embedding"]
+            if vec is not None and episode["retrieved"]:
+                shown = self._shown(
+                    vec, [{"id": r["case_id"], "rank": r["rank"]} for r in episode["retrieved"]]
+                )
+                credit = self._learn(vec, shown, episode["plan"] or "", reward)
+                self.store.set_credits(
+                    thread_id, {c["id"]: cr for c, cr in zip(shown, credit, strict=True)}
+                )
+                self._lifecycle([c["id"] for c in shown])
+            return (self.get_case(case["id"]) if case else None) or {}
+
+    # -- inspection ------------------------------------------------------------------------------------
+    def get_case(self, case_id: str) -> dict[str, Any] | None:
+        """Return one case (any status) with its usage, or None."""
+        found = self.bank.get([case_id])
+        return self._with_usage(found)[0] if found else None
+
+    def list_cases(self, status: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        """Return up to `limit` cases, newest first, optionally of one status."""
+        cases = self.bank.all(where={"status": status} if status else None)
+        cases.sort(key=lambda c: c["provenance"].get("created_at") or "", reverse=True)
+        return self._with_usage(cases[:limit])
+
+    def search(self, query: str, k: int = 5) -> list[dict[str, Any]]:
+        """Return the k cases (any status) whose tasks are most similar to `query`, with `score`."""
+        if not query.strip():
+            raise MementoError("empty search query")
+        hits = self.bank.query(self.embed([query])[0], k)
+        return [{**c, "score": round(c["similarity"], 6)} for c in self._with_usage(hits)]
+
+    def delete_case(self, case_id: str) -> bool:
+        """Delete a case for good (its episodes stay in the experience store); False if unknown."""
+        with self.lock:
+            if not self.bank.get([case_id]):
+                return False
+            self.bank.delete([case_id])
+            return True
+
+    def episode(self, thread_id: str) -> dict[str, Any] | None:
+        """Return a recorded episode with its retrievals (without the task embedding), or None."""
+        found = self.store.episode(thread_id)
+        if found is None or found["user"] != self.user:
+            return None
+        found.pop("task_embedding", None)
+        return found
+
+
+def _check_reward(reward: float) -> float:
+    try:
+        value = float(reward)
+    except (TypeError, ValueError) as exc:
+        raise MementoError(f"reward must be a number in [0, 1], got {reward!r}") from exc
+    if not 0.0 <= value <= 1.0:
+        raise MementoError(f"reward must be in [0, 1], got {value:g}")
+    return value

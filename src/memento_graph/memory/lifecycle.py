@@ -1,0 +1,145 @@
+"""Case lifecycle: near-duplicates, automatic quarantine, rollback, capacity eviction, dedupe.
+
+Statuses: active (retrievable), quarantined (never retrieved, inspectable, restorable), retired (rolled
+back, evicted or merged; restorable too). Nothing here deletes a case.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+from scipy.special import betainc
+
+from memento_graph.memory.case_bank import CaseBank
+from memento_graph.memory.experience import ExperienceStore
+from memento_graph.memory.schema import now_iso, to_timestamp
+from memento_graph.scoring import normalize_answer
+
+NEAR_DUPLICATE = float(os.environ.get("MEMENTO_NEAR_DUPLICATE", "0.95"))
+MAX_CASES = int(os.environ.get("MEMENTO_MAX_CASES", "20000"))
+MIN_USES = 3  # a case is judged only after it was shown this often
+MARGIN = 0.05  # "much worse": credited success below the peers' by this much ...
+CONFIDENCE = 0.75  # ... with this posterior probability
+RECENT = 500  # the peers' level: mean reward of this many recent episodes
+ACTIVE = {"status": "active"}
+
+
+def find_duplicate(bank: CaseBank, vector: np.ndarray, task: str, threshold: float) -> dict | None:
+    """Return the active case whose task is a near-duplicate of `task`, if any."""
+    hits = bank.query(vector, 3, status="active")
+    same = [h for h in hits if normalize_answer(h["task"]) == normalize_answer(task)]
+    if same:
+        return same[0]
+    return hits[0] if hits and hits[0]["similarity"] >= threshold else None
+
+
+def set_status(bank: CaseBank, case_id: str, status: str, reason: str, **extra: Any) -> bool:
+    """Change a case's status (with a reason and time); return False for an unknown id."""
+    if not bank.get([case_id]):
+        return False
+    bank.update(case_id, status=status, status_reason=f"{reason} at {now_iso()}", **extra)
+    return True
+
+
+def credited_rate(use: dict[str, Any]) -> float:
+    """Return a case's credited success rate, Beta(1, 1)-smoothed."""
+    return (use["credit_successes"] + 1.0) / (use["credit_uses"] + 2.0)
+
+
+def check_quarantine(bank: CaseBank, store: ExperienceStore, case_ids: list[str]) -> list[str]:
+    """Quarantine cases whose credited success is confidently much worse than their peers'.
+
+    The peers' level is the mean reward of the user's recent episodes: a global yardstick that a spreading
+    bad case cannot drag down in its own neighbourhood. Returns the ids quarantined now.
+    """
+    usage = store.usage(case_ids)
+    judged = [c for c in case_ids if usage[c]["times_retrieved"] >= MIN_USES]
+    baseline = store.mean_reward(bank.user, recent=RECENT) if judged else None
+    if baseline is None or baseline - MARGIN <= 0:
+        return []
+    quarantined = []
+    for case, use in ((c, usage[c["id"]]) for c in bank.get(judged)):
+        wins, uses = use["credit_successes"], use["credit_uses"]
+        p_worse = betainc(1.0 + wins, 1.0 + max(uses - wins, 0.0), baseline - MARGIN)
+        if p_worse >= CONFIDENCE and case["status"] == "active":
+            reason = f"auto: credited success {credited_rate(use):.2f} vs peers {baseline:.2f}"
+            set_status(bank, case["id"], "quarantined", reason)
+            quarantined.append(case["id"])
+    return quarantined
+
+
+def usefulness(case: dict[str, Any], use: dict[str, Any]) -> float:
+    """Return how useful a case has been: credited successes, with its own reward as a 2-use prior."""
+    return (use["credit_successes"] + 2.0 * (0.25 + 0.5 * case["reward"])) / (
+        use["credit_uses"] + 2.0
+    )
+
+
+def enforce_capacity(bank: CaseBank, store: ExperienceStore, max_cases: int) -> list[str]:
+    """Retire the least useful (then oldest) active cases beyond `max_cases`; return their ids."""
+    if bank.count() <= max_cases:
+        return []
+    active = bank.all(where=ACTIVE)
+    excess = len(active) - max_cases
+    if excess <= 0:
+        return []
+    usage = store.usage([c["id"] for c in active])
+    active.sort(key=lambda c: (usefulness(c, usage[c["id"]]), c["provenance"]["created_at"] or ""))
+    victims = [c["id"] for c in active[:excess]]
+    for case_id in victims:
+        set_status(bank, case_id, "retired", "evicted: capacity")
+    return victims
+
+
+def rollback(bank: CaseBank, since: str) -> list[str]:
+    """Retire every non-retired case created at or after `since` (ISO time); return their ids."""
+    try:
+        stamp = to_timestamp(since)
+    except ValueError as exc:
+        from memento_graph.errors import MementoError
+
+        raise MementoError(f"bad time {since!r}: use ISO 8601, e.g. 2025-01-31T12:00") from exc
+    cases = bank.all(where={"created_ts": {"$gte": stamp}})
+    victims = [c["id"] for c in cases if c["status"] != "retired"]
+    for case_id in victims:
+        set_status(bank, case_id, "retired", f"rollback since {since}")
+    return victims
+
+
+def dedupe(bank: CaseBank, store: ExperienceStore, threshold: float) -> list[tuple[str, str]]:
+    """Merge near-duplicate active cases: keep the better one, retire the other; return (kept, retired)."""
+    active = bank.all(where=ACTIVE, embeddings=True)
+    usage = store.usage([c["id"] for c in active])
+    gone: set[str] = set()
+    merged = []
+    for case in sorted(active, key=lambda c: c["provenance"]["created_at"] or ""):
+        if case["id"] in gone:
+            continue
+        for other in find_all_duplicates(bank, case, threshold):
+            if other["id"] in gone or other["id"] == case["id"]:
+                continue
+            key = lambda c: (c["reward"], usefulness(c, usage.get(c["id"], _NO_USE)))  # noqa: E731
+            keep, drop = (case, other) if key(case) >= key(other) else (other, case)
+            set_status(
+                bank, drop["id"], "retired", f"merged into {keep['id']}", merged_into=keep["id"]
+            )
+            gone.add(drop["id"])
+            merged.append((keep["id"], drop["id"]))
+            if drop is case:
+                break
+    return merged
+
+
+_NO_USE = {"credit_successes": 0.0, "credit_uses": 0.0, "times_retrieved": 0}
+
+
+def find_all_duplicates(bank: CaseBank, case: dict[str, Any], threshold: float) -> list[dict]:
+    """Return active cases (other than `case`) that are near-duplicates of it."""
+    hits = bank.query(case["embedding"], 5, status="active")
+    norm = normalize_answer(case["task"])
+    return [
+        h for h in hits
+        if h["id"] != case["id"] and (h["similarity"] >= threshold or normalize_answer(h["task"]) == norm)
+    ]  # fmt: skip

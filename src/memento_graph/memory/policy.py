@@ -1,0 +1,139 @@
+"""Case-selection policies: `similarity` (top-K cosine) and `learned` (online P(success | task, case)).
+
+The learned policy models an episode as the planner following one of the K cases shown, case i with a
+rank weight w_i, and succeeding with that case's probability p_i. Its parts:
+- a logistic model of p on frozen embedding features (task, case, their product, cosine, label), the
+  prior for every (task, case) pair, also for cases never used;
+- per-case credit: after an episode with reward y, case i gets the responsibility
+  f_i p_i^y (1 - p_i)^(1 - y) / sum_j (...)  (EM on the mixture) instead of one label shared by all
+  cases, where f_i is how closely the episode's plan follows case i's plan (see `credit.py`);
+  its credited successes and uses turn the prior into a Beta posterior;
+- exploration by Thompson sampling from that posterior (or epsilon-greedy), then the best K, best first.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+import numpy as np
+
+PRIOR_STRENGTH = 3.0  # pseudo-uses the model's prior is worth against a case's own credited record
+
+
+def rank_weights(k: int) -> np.ndarray:
+    """Return how much the planner follows each of k shown cases (linear in rank, sums to 1)."""
+    w = np.arange(k, 0, -1, dtype=np.float64)
+    return w / w.sum()
+
+
+def similarity_select(candidates: list[dict[str, Any]], k: int) -> list[dict[str, Any]]:
+    """Keep the k most similar cases; score = cosine similarity."""
+    ranked = sorted(candidates, key=lambda c: c["similarity"], reverse=True)[:k]
+    return [{**c, "score": round(float(c["similarity"]), 6)} for c in ranked]
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -30, 30)))
+
+
+class LearnedPolicy:
+    """Online logistic prior + per-case credited Beta posterior + Thompson sampling."""
+
+    def __init__(
+        self, dim: int, exploration: str | None = None, lr: float = 0.1, l2: float = 1e-3
+    ) -> None:
+        self.dim = dim
+        self.exploration = exploration or os.environ.get("MEMENTO_POLICY_EXPLORATION", "thompson")
+        self.lr, self.l2 = lr, l2
+        self.weights = np.zeros(2 * dim + 4, dtype=np.float64)
+        # start: a similar (cosine 0.8) positive case helps with P ~ 0.75, a negative one ~ 0.4
+        self.weights[:3] = (-1.0, 2.0, 0.7)
+        self.updates = 0
+        self._rng = np.random.default_rng()
+        self._lock = threading.Lock()
+
+    # -- features and estimates ----------------------------------------------------------------------
+    def features(self, task_vec: np.ndarray, cases: list[dict[str, Any]]) -> np.ndarray:
+        """Return one feature row per case: bias, cosine, label, cosine x label, case, task * case."""
+        emb = np.stack([c["embedding"] for c in cases]).astype(np.float64)
+        sim = np.array([c["similarity"] for c in cases])
+        label = np.array([1.0 if c["reward"] >= 0.5 else -1.0 for c in cases])
+        head = np.stack([np.ones(len(cases)), sim, label, sim * label], axis=1)
+        return np.hstack([head, emb, emb * np.asarray(task_vec, dtype=np.float64)[None, :]])
+
+    def prior(self, task_vec: np.ndarray, cases: list[dict[str, Any]]) -> np.ndarray:
+        """Return the model's P(success | task, case) for each case."""
+        with self._lock:
+            weights = self.weights.copy()
+        return _sigmoid(self.features(task_vec, cases) @ weights)
+
+    @staticmethod
+    def posterior(prior: np.ndarray, usage: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+        """Return Beta(alpha, beta) per case: the prior worth PRIOR_STRENGTH uses plus credited record."""
+        uses = np.array([u.get("credit_uses", 0.0) for u in usage])
+        wins = np.array([u.get("credit_successes", 0.0) for u in usage])
+        alpha = PRIOR_STRENGTH * prior + wins + 1e-3
+        beta = PRIOR_STRENGTH * (1 - prior) + np.maximum(uses - wins, 0.0) + 1e-3
+        return alpha, beta
+
+    # -- acting ----------------------------------------------------------------------------------------
+    def select(
+        self,
+        task_vec: np.ndarray,
+        candidates: list[dict[str, Any]],
+        usage: list[dict[str, Any]],
+        k: int,
+    ) -> list[dict[str, Any]]:
+        """Score candidates (sampled or mean posterior) and keep the best k; score = P(success)."""
+        if not candidates:
+            return []
+        alpha, beta = self.posterior(self.prior(task_vec, candidates), usage)
+        mean = alpha / (alpha + beta)
+        if self.exploration == "thompson":
+            rank_by = self._rng.beta(alpha, beta)
+        elif self.exploration.startswith("epsilon"):
+            eps = float(self.exploration.partition(":")[2] or 0.1)
+            rank_by = np.where(self._rng.random(len(mean)) < eps, self._rng.random(len(mean)), mean)
+        else:
+            rank_by = mean
+        order = np.argsort(-rank_by, kind="stable")[:k]
+        return [{**candidates[i], "score": round(float(mean[i]), 6)} for i in order]
+
+    # -- learning --------------------------------------------------------------------------------------
+    def credit(self, estimates: np.ndarray, reward: float, follow: np.ndarray) -> np.ndarray:
+        """Return each shown case's responsibility for the reward (sums to 1).
+
+        Posterior of "case i was followed" given the reward: follow_i * p_i^y * (1 - p_i)^(1 - y).
+        """
+        p = np.clip(estimates, 1e-3, 1 - 1e-3)
+        resp = follow * p**reward * (1 - p) ** (1 - reward)
+        return resp / resp.sum()
+
+    def train(
+        self, task_vec: np.ndarray, shown: list[dict[str, Any]], reward: float, credit: np.ndarray
+    ) -> None:
+        """One weighted logistic (BCE) step on the shown cases, each weighted by its credit."""
+        if not shown:
+            return
+        x = self.features(task_vec, shown)
+        weight = credit * len(shown)
+        with self._lock:
+            p = _sigmoid(x @ self.weights)
+            grad = x.T @ (weight * (p - reward)) / len(shown) + self.l2 * self.weights
+            step = self.lr / np.sqrt(1.0 + self.updates / 100.0)
+            self.weights -= step * grad
+            self.updates += 1
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Return the arrays to persist."""
+        with self._lock:
+            return {"weights": self.weights.copy(), "updates": np.array([self.updates])}
+
+    def load(self, state: dict[str, np.ndarray] | None) -> None:
+        """Restore persisted arrays (ignored when the feature size differs)."""
+        if state and state["weights"].shape == self.weights.shape:
+            with self._lock:
+                self.weights = state["weights"].astype(np.float64)
+                self.updates = int(state["updates"][0])

@@ -1,0 +1,166 @@
+"""Export and import of case banks: our JSONL (with a manifest) and the original Memento formats.
+
+Formats read, one JSON object per line:
+- memento-graph: a first line `{"manifest": {"schema_version", "embedder", ...}}`, then full cases (with
+  their embedding, reused when the embedder matches, else the tasks are re-embedded);
+- original Memento case bank: `{"case", "plan", "case_label": "positive"|"negative"}`;
+- original Memento training data: `{"question", "plan", "reward"}`.
+Imports are all-or-nothing (every line is checked first) and never overwrite a stored case.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from memento_graph.errors import MementoError
+from memento_graph.memory.schema import SCHEMA_VERSION, now_iso, stable_case_id
+
+if TYPE_CHECKING:
+    from memento_graph.memory.core import Memory
+
+_CASE_KEYS = (
+    "id",
+    "task",
+    "plan",
+    "answer",
+    "reward",
+    "judge",
+    "provenance",
+    "status",
+    "revisions",
+)
+
+
+def export_cases(memory: Memory, path: Path, force: bool = False) -> int:
+    """Write every case of the memory's user (any status) to a JSONL file; return the count."""
+    if path.exists() and not force:
+        raise MementoError(f"{path} exists: pass --force to overwrite it")
+    cases = memory.bank.all(embeddings=True)
+    manifest = {"schema_version": SCHEMA_VERSION, "embedder": memory.embedder.id,
+                "user": memory.user, "count": len(cases), "exported_at": now_iso()}  # fmt: skip
+    with path.open("w", encoding="utf-8") as out:
+        out.write(json.dumps({"manifest": manifest}) + "\n")
+        for case in cases:
+            row = {k: case.get(k) for k in _CASE_KEYS}
+            row["embedding"] = [round(float(x), 7) for x in case["embedding"]]
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return len(cases)
+
+
+def import_cases(memory: Memory, path: Path) -> dict[str, Any]:
+    """Import a case file in any supported format; return counts (imported, skipped, re-embedded)."""
+    if not path.is_file():
+        raise MementoError(f"no such file: {path}")
+    rows = _read_jsonl(path)
+    if not rows:
+        raise MementoError(f"{path} holds no cases")
+    manifest = rows[0].get("manifest") if isinstance(rows[0].get("manifest"), dict) else None
+    if manifest is not None:
+        if int(manifest.get("schema_version", 0)) > SCHEMA_VERSION:
+            raise MementoError(
+                f"{path} has schema version {manifest['schema_version']}: upgrade first"
+            )
+        cases = [_from_ours(row, n) for n, row in enumerate(rows[1:], start=2)]
+        reuse = manifest.get("embedder") == memory.embedder.id
+    else:
+        cases = [
+            _from_original(row, n, memory.user, path.name) for n, row in enumerate(rows, start=1)
+        ]
+        reuse = False
+    with memory.lock:
+        known = {c["id"] for c in memory.bank.get([c["id"] for c in cases])}
+        fresh = list({c["id"]: c for c in cases if c["id"] not in known}.values())
+        vectors = _vectors(memory, fresh, reuse)
+        for case in fresh:
+            case.pop("embedding", None)
+            case["provenance"]["embedder"] = memory.embedder.id
+        if fresh:
+            memory.bank.upsert(fresh, vectors, new=True)
+    return {"imported": len(fresh), "skipped": len(cases) - len(fresh),
+            "re_embedded": 0 if reuse else len(fresh), "format": "memento-graph" if manifest else "original"}  # fmt: skip
+
+
+def _vectors(memory: Memory, cases: list[dict], reuse: bool) -> np.ndarray:
+    if reuse and cases and all(c.get("embedding") for c in cases):
+        return np.asarray([c["embedding"] for c in cases], dtype=np.float32)
+    return memory.embedder.embed([c["task"] for c in cases]) if cases else np.zeros((0, 1))
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    with path.open(encoding="utf-8") as lines:
+        for n, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise MementoError(f"{path.name} line {n}: not JSON ({exc.msg})") from exc
+            if not isinstance(row, dict):
+                raise MementoError(f"{path.name} line {n}: expected a JSON object")
+            rows.append(row)
+    return rows
+
+
+def _from_ours(row: dict[str, Any], n: int) -> dict[str, Any]:
+    if not str(row.get("task") or "").strip() or not row.get("id"):
+        raise MementoError(f"line {n}: a case needs an id and a task")
+    case = {k: row.get(k) for k in _CASE_KEYS}
+    case["reward"] = _reward(row.get("reward"), n)
+    case["status"] = case["status"] or "active"
+    case["judge"] = case["judge"] or {"source": "import"}
+    case["provenance"] = dict(case["provenance"] or {"created_at": now_iso()})
+    case["embedding"] = row.get("embedding")
+    return case
+
+
+def _from_original(row: dict[str, Any], n: int, user: str, source: str) -> dict[str, Any]:
+    task = row.get("case", row.get("question"))
+    if not isinstance(task, str) or not task.strip() or "plan" not in row:
+        raise MementoError(
+            f"line {n}: not a case: expected {{case, plan, case_label}} or {{question, plan, reward}}"
+        )
+    plan = row["plan"] if isinstance(row["plan"], str) else json.dumps(row["plan"])
+    if "case_label" in row:
+        label = str(row["case_label"]).strip().lower()
+        if label not in ("positive", "negative"):
+            raise MementoError(f"line {n}: case_label must be positive or negative, got {label!r}")
+        reward, why = (1.0 if label == "positive" else 0.0), f"case_label={label}"
+    else:
+        reward = _reward(row.get("reward"), n)
+        why = f"reward={reward:g}"
+    now = now_iso()
+    return {
+        "id": stable_case_id(user, task, plan), "task": task.strip(), "plan": plan,
+        "answer": row.get("answer"), "reward": reward, "status": "active", "revisions": 0,
+        "judge": {"source": "import", "model": None, "rationale": f"imported from {source} ({why})"},
+        "provenance": {"created_at": now, "updated_at": now, "source": f"import:{source}", "models": {}},
+    }  # fmt: skip
+
+
+def _reward(value: Any, n: int) -> float:
+    try:
+        reward = float(value)
+    except (TypeError, ValueError) as exc:
+        raise MementoError(f"line {n}: reward must be a number in [0, 1], got {value!r}") from exc
+    if not 0.0 <= reward <= 1.0:
+        raise MementoError(f"line {n}: reward must be in [0, 1], got {reward:g}")
+    return reward
+
+
+def adopt_cases_of_other_embedder(memory: Memory) -> int:
+    """Fill an empty bank from the user's bank under another embedder, re-embedding tasks; return count."""
+    if memory.bank.count():
+        return 0
+    siblings = memory.bank.siblings()
+    if not siblings:
+        return 0
+    cases = siblings[0].all()
+    for case in cases:
+        case["provenance"]["embedder"] = memory.embedder.id
+    memory.bank.upsert(cases, memory.embedder.embed([c["task"] for c in cases]), new=True)
+    return len(cases)

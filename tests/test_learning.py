@@ -1,0 +1,28 @@
+"""A small, fast run of the learning benchmark (bench/learning.py) on the real memory code."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+
+from learning import run_all  # noqa: E402
+
+
+def test_learned_beats_similarity_beats_no_memory():
+    results = run_all(seeds=1, orders=1, tasks=240, families=6, jobs=1,
+                      policies=("none", "similarity", "learned"))  # fmt: skip
+    # expected success of the plans chosen over the second half: the noise of coin flips left out
+    late = {
+        p: float(np.mean([np.mean(r["expected"][120:]) for r in runs]))
+        for p, runs in results.items()
+    }
+    assert late["learned"] > late["similarity"] + 0.1
+    assert late["similarity"] > late["none"] + 0.02
+    poison = results["similarity"][0]["poison"]
+    assert poison and all(0 < uses <= 10 for uses in poison.values())  # quarantined within 10 uses
+    # the learned policy stops showing poison on its own (quarantined or not, its harm is bounded)
+    assert all(abs(uses) <= 20 for uses in results["learned"][0]["poison"].values())

@@ -1,0 +1,115 @@
+"""Lifecycle and learning from rewards: credit, quarantine, capacity, rollback, dedupe, feedback."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from memento_graph.errors import MementoError
+from memento_graph.memory import lifecycle
+from memento_graph.memory.core import Memory
+from memento_graph.memory.schema import now_iso
+from test_memory_core import finish, memory  # noqa: F401 - the fixture
+
+GOOD = '{"plan": [{"id": 1, "description": "search the official census table for the population"}]}'
+BAD = '{"plan": [{"id": 1, "description": "guess a round number from memory without searching"}]}'
+
+
+def credits(mem, thread_id: str) -> dict[str, float]:
+    return {r["case_id"]: r["credit"] for r in mem.episode(thread_id)["retrieved"]}
+
+
+def test_credit_goes_to_the_case_whose_plan_was_followed(memory):  # noqa: F811
+    good = finish(memory, "t1", "What is the population of Oslo?", plan=GOOD)
+    bad = finish(memory, "t2", "What is the population of Bergen?", plan=BAD)
+    shown = memory.retrieve("What is the population of Trondheim?", 4, "similarity")
+    assert {s["id"] for s in shown} == {good["id"], bad["id"]}
+    finish(
+        memory, "t3", "What is the population of Trondheim?", reward=0.0, retrieved=shown, plan=BAD
+    )
+    credit = credits(memory, "t3")
+    assert credit[bad["id"]] > 0.9 > 0.1 > credit[good["id"]]  # not one label shared by both
+
+
+def test_a_case_whose_episodes_go_much_worse_is_quarantined(memory):  # noqa: F811
+    good = finish(memory, "g0", "What is the population of Oslo?", plan=GOOD)
+    poison = finish(memory, "p0", "What is the population of Bergen?", plan=BAD)
+    for i in range(6):  # peers do well
+        finish(
+            memory, f"g{i + 1}", f"What is the area of lake number {i}?", plan=f"measure lake {i}"
+        )
+    shown = [
+        {"id": poison["id"], "rank": 1, "score": 0.9},
+        {"id": good["id"], "rank": 2, "score": 0.8},
+    ]
+    uses = 0
+    while memory.get_case(poison["id"])["status"] == "active" and uses < 10:
+        uses += 1  # the planner follows the bad plan and fails
+        finish(memory, f"p{uses}", f"How many people live in town {uses}?", 0.0, shown, plan=BAD)
+    case = memory.get_case(poison["id"])
+    assert case["status"] == "quarantined" and uses == lifecycle.MIN_USES
+    assert "auto" in case["status_reason"]
+    assert memory.get_case(good["id"])["status"] == "active"
+    assert poison["id"] not in [
+        h["id"] for h in memory.retrieve("population of Bergen", 4, "learned")
+    ]
+    lifecycle.set_status(memory.bank, poison["id"], "active", "restored")
+    assert memory.retrieve("population of Bergen", 1, "similarity")[0]["id"] == poison["id"]
+
+
+def test_capacity_retires_the_least_useful(home, memory):  # noqa: F811
+    small = Memory(home, "small", memory.embedder, max_cases=3)
+    for i, reward in enumerate([1.0, 0.0, 1.0, 0.0, 1.0]):
+        finish(small, f"t{i}", f"Which country borders country number {i * 7}?", reward=reward)
+    assert len(small.list_cases(status="active")) == 3
+    retired = small.list_cases(status="retired")
+    assert len(retired) == 2 and all(c["reward"] == 0.0 for c in retired)
+    assert all("capacity" in c["status_reason"] for c in retired)
+
+
+def test_rollback_retires_what_was_written_after_a_time(memory):  # noqa: F811
+    old = finish(memory, "t1", "Who wrote Dune?")
+    time.sleep(0.01)
+    since = now_iso()
+    new = finish(memory, "t2", "Who directed Alien?")
+    assert lifecycle.rollback(memory.bank, since) == [new["id"]]
+    assert memory.get_case(new["id"])["status"] == "retired"
+    assert memory.get_case(old["id"])["status"] == "active"
+    assert [h["id"] for h in memory.retrieve("Who directed Alien?", 4, "similarity")] == [old["id"]]
+    with pytest.raises(MementoError):
+        lifecycle.rollback(memory.bank, "last tuesday")
+
+
+def test_dedupe_keeps_the_better_case(memory):  # noqa: F811
+    worse = {"task": "Who painted Guernica?", "plan": "a", "reward": 0.0, "status": "active",
+             "judge": {}, "provenance": {"created_at": now_iso()}, "id": "worse"}  # fmt: skip
+    better = {**worse, "id": "better", "task": "Who painted Guernica ?", "reward": 1.0}
+    memory.bank.upsert([worse, better], memory.embed([worse["task"], better["task"]]))
+    assert lifecycle.dedupe(memory.bank, memory.store, 0.95) == [("better", "worse")]
+    assert memory.get_case("worse")["status"] == "retired"
+    assert memory.get_case("worse")["merged_into"] == "better"
+
+
+def test_feedback_overrides_the_judge_everywhere(memory):  # noqa: F811
+    finish(memory, "t1", "What is the capital of Australia?", plan=GOOD)
+    shown = memory.retrieve("What is the capital of Canada?", 4, "learned")
+    case = finish(memory, "t2", "What is the capital of Canada?", 1.0, shown, plan=GOOD)
+    before = memory.learned_policy(384).weights.copy()
+    credit_before = credits(memory, "t2")
+    updated = memory.feedback("t2", 0.0, "it is Ottawa, not Toronto")
+    assert updated["id"] == case["id"] and updated["reward"] == 0.0
+    assert updated["judge"] == {
+        "source": "user",
+        "model": None,
+        "rationale": "it is Ottawa, not Toronto",
+    }
+    episode = memory.episode("t2")
+    assert episode["reward"] == 0.0 and episode["judge_source"] == "user"
+    assert (memory.learned_policy(384).weights != before).any()
+    assert credits(memory, "t2") != credit_before or len(credit_before) == 1
+    assert memory.get_case(shown[0]["id"])["usage"]["rewards"] == [0.0]
+    with pytest.raises(MementoError, match="no episode"):
+        memory.feedback("nope", 1.0)
+    with pytest.raises(MementoError):
+        memory.feedback("t2", 7)
