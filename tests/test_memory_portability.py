@@ -83,7 +83,7 @@ def test_switching_embedder_keeps_the_cases(memory, home, llm):  # noqa: F811
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ('{"case": "q", "plan": "p", "case_label": "positive"}\n{oops\n', "line 2: not JSON"),
+        ('{"case": "q", "plan": "p", "case_label": "positive"}\n{oops\n', "line 2: not valid JSON"),
         ('{"case": "q", "plan": "p", "case_label": "maybe"}\n', "case_label"),
         ('{"question": "q", "plan": "p", "reward": 3}\n', "reward"),
         ('{"foo": 1}\n', "not a case"),

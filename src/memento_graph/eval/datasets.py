@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import ast
 import csv
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from memento_graph.errors import MementoError
+from memento_graph.jsonl import read_jsonl
 from memento_graph.scoring import split_ground_truth
 
 FORMATS = ("auto", "jsonl", "deepresearcher", "gaia", "simpleqa")
@@ -56,7 +56,7 @@ def load_dataset(path: str | Path, fmt: str = "auto") -> list[EvalItem]:
             raise MementoError(f"{path.name}: a CSV file is read as simpleqa, not {fmt}")
         items = _read_simpleqa(path)
     else:
-        records = list(_read_jsonl(path))
+        records = read_jsonl(path)
         kind = _detect(path, records) if fmt == "auto" else fmt
         reader = {"jsonl": _plain, "deepresearcher": _deepresearcher, "gaia": _gaia}[kind]
         items = [reader(path, line, rec) for line, rec in records]
@@ -64,22 +64,6 @@ def load_dataset(path: str | Path, fmt: str = "auto") -> list[EvalItem]:
         raise MementoError(f"{path.name}: the data set holds no items")
     _check_unique(path, items)
     return items
-
-
-def _read_jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
-    records = []
-    with path.open(encoding="utf-8") as fh:
-        for line, raw in enumerate(fh, start=1):
-            if not raw.strip():
-                continue
-            try:
-                rec = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise MementoError(f"{path.name} line {line}: not valid JSON ({exc.msg})") from None
-            if not isinstance(rec, dict):
-                raise MementoError(f"{path.name} line {line}: expected a JSON object")
-            records.append((line, rec))
-    return records
 
 
 def _detect(path: Path, records: list[tuple[int, dict[str, Any]]]) -> str:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from memento_graph.errors import MementoError
+from memento_graph.jsonl import read_jsonl
 from memento_graph.memory.schema import SCHEMA_VERSION, now_iso, stable_case_id
 
 if TYPE_CHECKING:
@@ -55,20 +56,21 @@ def import_cases(memory: Memory, path: Path) -> dict[str, Any]:
     """Import a case file in any supported format; return counts (imported, skipped, re-embedded)."""
     if not path.is_file():
         raise MementoError(f"no such file: {path}")
-    rows = _read_jsonl(path)
+    rows = read_jsonl(path)
     if not rows:
         raise MementoError(f"{path} holds no cases")
-    manifest = rows[0].get("manifest") if isinstance(rows[0].get("manifest"), dict) else None
+    first = rows[0][1]
+    manifest = first.get("manifest") if isinstance(first.get("manifest"), dict) else None
     if manifest is not None:
         if int(manifest.get("schema_version", 0)) > SCHEMA_VERSION:
             raise MementoError(
                 f"{path} has schema version {manifest['schema_version']}: upgrade first"
             )
-        cases = [_from_ours(row, n) for n, row in enumerate(rows[1:], start=2)]
+        cases = [_from_ours(row, n) for n, row in rows[1:]]
         reuse = manifest.get("embedder") == memory.embedder.id
     else:
         cases = [
-            _from_original(row, n, memory.user, path.name) for n, row in enumerate(rows, start=1)
+            _from_original(row, n, memory.user, path.name) for n, row in rows
         ]
         reuse = False
     with memory.lock:
@@ -88,22 +90,6 @@ def _vectors(memory: Memory, cases: list[dict], reuse: bool) -> np.ndarray:
     if reuse and cases and all(c.get("embedding") for c in cases):
         return np.asarray([c["embedding"] for c in cases], dtype=np.float32)
     return memory.embedder.embed([c["task"] for c in cases]) if cases else np.zeros((0, 1))
-
-
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    rows = []
-    with path.open(encoding="utf-8") as lines:
-        for n, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise MementoError(f"{path.name} line {n}: not JSON ({exc.msg})") from exc
-            if not isinstance(row, dict):
-                raise MementoError(f"{path.name} line {n}: expected a JSON object")
-            rows.append(row)
-    return rows
 
 
 def _from_ours(row: dict[str, Any], n: int) -> dict[str, Any]:
