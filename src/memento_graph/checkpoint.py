@@ -6,9 +6,11 @@ processes (CLI runs, a LangGraph server) share one store of threads.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
@@ -59,17 +61,19 @@ async def open_postgres(url: str) -> AsyncIterator[BaseCheckpointSaver]:
     from psycopg.rows import dict_row
     from psycopg_pool import AsyncConnectionPool
 
+    try:  # one plain connection first: a clear error now instead of a pool retrying for long
+        probe = await psycopg.AsyncConnection.connect(url, connect_timeout=5)
+        await probe.close()
+    except psycopg.Error as exc:
+        reason = " ".join(str(exc).split())[:200]
+        raise MementoError(f"cannot reach the checkpoint database {_safe(url)}: {reason}") from None
     kwargs = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
     pool = AsyncConnectionPool(url, min_size=1, max_size=4, kwargs=kwargs, open=False)
-    try:
-        await pool.open(wait=True, timeout=10)
-    except (psycopg.OperationalError, Exception) as exc:  # noqa: BLE001 - PoolTimeout and friends
-        await pool.close()
-        raise MementoError(f"cannot reach the checkpoint database {_safe(url)} ({exc})") from None
+    await pool.open(wait=True, timeout=30)
     try:
         saver = AsyncPostgresSaver(pool)
         async with pool.connection() as conn:
-            await conn.execute("SELECT pg_advisory_lock(%s)", (SETUP_LOCK,))
+            await _lock(conn)
             try:
                 await saver.setup()
             finally:
@@ -77,6 +81,24 @@ async def open_postgres(url: str) -> AsyncIterator[BaseCheckpointSaver]:
         yield saver
     finally:
         await pool.close()
+
+
+async def _lock(conn: Any, timeout: float = 120) -> None:
+    """Take the setup lock by polling.
+
+    A session blocked in pg_advisory_lock holds a snapshot that the migrations' CREATE INDEX
+    CONCURRENTLY waits for: a deadlock Postgres does not detect.
+    """
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        cur = await conn.execute("SELECT pg_try_advisory_lock(%s) AS ok", (SETUP_LOCK,))
+        if (await cur.fetchone())["ok"]:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise MementoError(
+                "timed out waiting for another process to set up the checkpoint tables"
+            )
+        await asyncio.sleep(0.2)
 
 
 def _safe(url: str) -> str:

@@ -16,6 +16,7 @@ from rich.console import Console
 
 from memento_graph.commands import cases, feedback
 from memento_graph.commands.eval import eval_command
+from memento_graph.commands.studio import studio
 from memento_graph.commands.tools import app as tools_app
 from memento_graph.errors import MementoError
 
@@ -35,6 +36,7 @@ app.add_typer(tools_app, name="tools")
 app.add_typer(cases.app, name="cases")
 app.command("feedback")(feedback.feedback)
 app.command("eval")(eval_command)
+app.command("studio")(studio)
 
 
 def _context(**overrides: Any) -> Any:

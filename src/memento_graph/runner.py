@@ -91,6 +91,7 @@ class Agent:
             if not p.is_file():
                 raise MementoError(f"no such file: {f}")
             paths.append(str(p.resolve()))
+        allow_files(paths)  # the tool servers may read the task's files
         thread_id = thread_id or str(uuid.uuid4())  # a UUID: LangGraph server and Studio need one
         if (await self._snapshot(thread_id)).values:  # an index row alone: killed before any step
             raise MementoError(

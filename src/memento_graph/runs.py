@@ -12,6 +12,7 @@ from typing import Any
 import sqlite_utils
 
 from memento_graph.context import Context
+from memento_graph.sqlite import open_db
 
 
 def _now() -> str:
@@ -28,30 +29,31 @@ def _alive(pid: int | None) -> bool:
     return True
 
 
+def _create(db: sqlite_utils.Database) -> None:
+    db.table("threads").create(
+        {
+            "thread_id": str,
+            "task": str,
+            "status": str,
+            "started_at": str,
+            "updated_at": str,
+            "pid": int,
+            "error": str,
+            "answer": str,
+            "context": str,
+        },
+        pk="thread_id",
+        if_not_exists=True,
+    )
+
+
 class ThreadIndex:
     """One row per thread in `<home>/runs.sqlite`."""
 
     def __init__(self, home: Path) -> None:
         """Open (and create) the index."""
-        self.db = sqlite_utils.Database(home / "runs.sqlite")
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA busy_timeout=10000")
+        self.db = open_db(home / "runs.sqlite", _create)
         self.table = self.db.table("threads", pk="thread_id")
-        if not self.table.exists():
-            self.table.create(
-                {
-                    "thread_id": str,
-                    "task": str,
-                    "status": str,
-                    "started_at": str,
-                    "updated_at": str,
-                    "pid": int,
-                    "error": str,
-                    "answer": str,
-                    "context": str,
-                },
-                pk="thread_id",
-            )
 
     def start(self, thread_id: str, task: str, context: Context) -> None:
         """Record a thread as running in this process."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
@@ -17,21 +16,19 @@ import numpy as np
 import sqlite_utils
 
 from memento_graph.memory.schema import now_iso
+from memento_graph.sqlite import open_db
 
 
 class ExperienceStore:
     """Episodes and retrievals of every user, in `<home>/experience.sqlite`."""
 
     def __init__(self, path: Path) -> None:
-        conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
-        self.db = sqlite_utils.Database(conn)
         self.lock = threading.RLock()
-        with self.lock:
-            self.db.enable_wal()
-            self._create()
+        self.db = open_db(path, self._create)
 
-    def _create(self) -> None:
-        self.db["episodes"].create(
+    @staticmethod
+    def _create(db: sqlite_utils.Database) -> None:
+        db["episodes"].create(
             {
                 "thread_id": str, "user": str, "task": str, "plan": str, "answer": str,
                 "reward": float, "judge_source": str, "judge_model": str, "judge_rationale": str,
@@ -41,18 +38,18 @@ class ExperienceStore:
             },
             pk="thread_id", if_not_exists=True,
         )  # fmt: skip
-        self.db["retrievals"].create(
+        db["retrievals"].create(
             {
                 "thread_id": str, "case_id": str, "user": str, "rank": int, "score": float,
                 "similarity": float, "policy": str, "credit": float, "created_at": str,
             },
             pk=("thread_id", "case_id"), if_not_exists=True,
         )  # fmt: skip
-        self.db["policy_state"].create(
+        db["policy_state"].create(
             {"key": str, "state": bytes, "updated_at": str}, pk="key", if_not_exists=True
         )
-        self.db["retrievals"].create_index(["case_id"], if_not_exists=True)
-        self.db["episodes"].create_index(["user", "created_at"], if_not_exists=True)
+        db["retrievals"].create_index(["case_id"], if_not_exists=True)
+        db["episodes"].create_index(["user", "created_at"], if_not_exists=True)
 
     def episode(self, thread_id: str) -> dict[str, Any] | None:
         """Return one episode with its retrievals, or None."""

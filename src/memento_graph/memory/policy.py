@@ -51,7 +51,8 @@ class LearnedPolicy:
         # start: a similar (cosine 0.8) positive case helps with P ~ 0.75, a negative one ~ 0.4
         self.weights[:3] = (-1.0, 2.0, 0.7)
         self.updates = 0
-        self._rng = np.random.default_rng()
+        seed = os.environ.get("MEMENTO_POLICY_SEED")  # exploration is reproducible when set
+        self._rng = np.random.default_rng(int(seed) if seed else None)
         self._lock = threading.Lock()
 
     # -- features and estimates ----------------------------------------------------------------------

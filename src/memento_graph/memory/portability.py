@@ -69,9 +69,7 @@ def import_cases(memory: Memory, path: Path) -> dict[str, Any]:
         cases = [_from_ours(row, n) for n, row in rows[1:]]
         reuse = manifest.get("embedder") == memory.embedder.id
     else:
-        cases = [
-            _from_original(row, n, memory.user, path.name) for n, row in rows
-        ]
+        cases = [_from_original(row, n, memory.user, path.name) for n, row in rows]
         reuse = False
     with memory.lock:
         known = {c["id"] for c in memory.bank.get([c["id"] for c in cases])}

@@ -1,0 +1,186 @@
+"""`memento studio`: serve the graph with `langgraph dev` on a free port, open in LangGraph Studio.
+
+The server runs in `<home>/studio` (its langgraph.json and in-memory state live there) and logs to
+`<home>/logs/studio.log`, outside any project folder, so nothing it writes wakes a reloader. It
+shares the CLI's checkpointer, and every CLI thread is registered with it, so CLI threads show up
+in Studio and can be resumed there.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from memento_graph.errors import MementoError
+
+STUDIO_URL = "https://smith.langchain.com/studio/?baseUrl={url}"
+START_TIMEOUT = float(os.environ.get("MEMENTO_STUDIO_START_TIMEOUT", "90"))
+CONFIG = {
+    "dependencies": ["."],
+    "graphs": {"memento": "memento_graph.studio:make_graph"},
+    # langgraph-api 0.16.7 splits a module checkpointer path at its last dot, not at a colon.
+    "checkpointer": {"path": "memento_graph.studio.checkpointer"},
+}
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """Return a TCP port nobody listens on now."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def _port_taken(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def server_command(folder: Path, host: str, port: int) -> list[str]:
+    """Return the `langgraph dev` command line for `folder`'s langgraph.json."""
+    return [
+        sys.executable,
+        "-m",
+        "langgraph_cli",
+        "dev",
+        "--config",
+        str(folder / "langgraph.json"),
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--no-browser",
+        "--no-reload",
+        # The memory and the MCP toolbox make short synchronous file-system calls (mkdir, SQLite).
+        "--allow-blocking",
+    ]
+
+
+def start_server(home: Path, host: str, port: int, env: dict[str, str] | None = None) -> Any:
+    """Write the server's langgraph.json under `home` and start `langgraph dev` (log in home/logs)."""
+    import memento_graph
+
+    folder = home / "studio"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "langgraph.json").write_text(json.dumps(CONFIG, indent=2))
+    logs = home / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    source = str(Path(memento_graph.__file__).resolve().parents[1])
+    child_env = {**os.environ, **(env or {})}
+    child_env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (source, child_env.get("PYTHONPATH", "")) if p
+    )
+    child_env["MEMENTO_HOME"] = str(home)
+    child_env.setdefault("LANGGRAPH_CLI_NO_ANALYTICS", "1")
+    log = (logs / "studio.log").open("ab")
+    return subprocess.Popen(
+        server_command(folder, host, port),
+        cwd=folder,
+        env=child_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def wait_ready(proc: Any, url: str, log: Path, timeout: float = START_TIMEOUT) -> None:
+    """Wait until the server answers /ok; raise MementoError if it exits or never answers."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise MementoError(f"langgraph dev exited with code {proc.returncode}; see {log}")
+        try:
+            if httpx.get(f"{url}/ok", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise MementoError(f"langgraph dev did not answer within {timeout:g} s; see {log}")
+
+
+def register_threads(url: str, home: Path) -> int:
+    """Make every CLI thread (UUID id) known to the server, so Studio lists it; return how many."""
+    from langgraph_sdk import get_sync_client
+
+    from memento_graph.runs import ThreadIndex
+
+    client = get_sync_client(url=url)
+    count = 0
+    for row in ThreadIndex(home).list(10_000):
+        try:
+            uuid.UUID(row["thread_id"])
+        except ValueError:
+            continue  # the server only takes UUID thread ids
+        client.threads.create(
+            thread_id=row["thread_id"],
+            if_exists="do_nothing",
+            metadata={"graph_id": "memento", "source": "memento cli", "task": row["task"][:200]},
+        )
+        count += 1
+    return count
+
+
+def stop_server(proc: Any, grace: float = 10) -> None:
+    """Stop the server and its children (SIGTERM, then SIGKILL)."""
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def studio(
+    port: Annotated[
+        int | None, typer.Option(help="Port of the server (default: a free one).")
+    ] = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+) -> None:
+    """Serve the graph with `langgraph dev` and print the LangGraph Studio address."""
+    from rich.console import Console
+
+    from memento_graph.context import Context
+
+    console = Console(stderr=True)
+    if importlib.util.find_spec("langgraph_api") is None:
+        raise MementoError(
+            "memento studio needs the server extra: pip install 'memento-graph[server]'"
+        )
+    if port is not None and _port_taken(host, port):
+        raise MementoError(f"port {port} is in use: choose another with --port, or leave it out")
+    port = port or free_port(host)
+    home = Context().home_path
+    log = home / "logs" / "studio.log"
+    url = f"http://{host}:{port}"
+    proc = start_server(home, host, port)
+    try:
+        wait_ready(proc, url, log)
+        shared = register_threads(url, home)
+        console.print(f"API     {url}", highlight=False)
+        console.print(f"Studio  {STUDIO_URL.format(url=url)}", highlight=False)
+        console.print(f"threads {shared} from the CLI; log {log}; Ctrl-C stops", highlight=False)
+        proc.wait()
+        if proc.returncode:
+            raise MementoError(f"langgraph dev exited with code {proc.returncode}; see {log}")
+    except KeyboardInterrupt:
+        console.print("stopping the server")
+    finally:
+        stop_server(proc)

@@ -1,0 +1,31 @@
+"""SQLite stores shared by several processes: WAL, a busy timeout, race-free first creation."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import sqlite_utils
+
+
+def open_db(path: Path, create: Callable[[sqlite_utils.Database], None]) -> sqlite_utils.Database:
+    """Open `path` for use by several processes and run `create` (idempotent) to make its tables.
+
+    Two processes creating a new store at the same moment can see `database is locked` even with
+    a busy timeout (SQLite refuses a lock upgrade that could deadlock), so creation is retried.
+    """
+    conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
+    conn.execute("PRAGMA busy_timeout=30000")
+    db = sqlite_utils.Database(conn)
+    for attempt in range(50):
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            create(db)
+            return db
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 49:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    return db

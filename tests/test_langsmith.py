@@ -1,0 +1,166 @@
+"""LangSmith tracing: runs, metadata and the reward feedback received by a local endpoint."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from roles import script_task
+
+ROOT = Path(__file__).resolve().parents[1]
+PROJECT_ID = "11111111-1111-4111-8111-111111111111"
+INGEST = {
+    "use_multipart_endpoint": False,
+    "size_limit": 100,
+    "size_limit_bytes": None,
+    "scale_up_qsize_trigger": 1000,
+    "scale_up_nthreads_limit": 16,
+    "scale_down_nempty_trigger": 4,
+}
+
+
+class FakeLangSmith:
+    """Enough of the LangSmith API for the SDK: /info, /sessions, /runs/batch, /feedback."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, str, bytes]] = []
+        self.lock = threading.Lock()
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def reply(self, payload) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):  # noqa: N802
+                with owner.lock:
+                    owner.requests.append(("GET", self.path, b""))
+                if self.path.startswith("/info"):
+                    return self.reply({"version": "0.10.0", "batch_ingest_config": INGEST})
+                if self.path.startswith("/sessions"):
+                    project = {"id": PROJECT_ID, "name": "memento-test", "tenant_id": PROJECT_ID}
+                    return self.reply([{**project, "reference_dataset_id": None}])
+                return self.reply({})
+
+            def do_POST(self):  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                with owner.lock:
+                    owner.requests.append(("POST", self.path, body))
+                return self.reply({})
+
+            do_PATCH = do_POST
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def runs(self) -> dict[str, dict]:
+        """Return every run posted, by id, with its later patches merged in."""
+        runs: dict[str, dict] = {}
+        for method, path, body in list(self.requests):
+            if method == "POST" and path == "/runs/batch":
+                batch = json.loads(body)
+                for run in (batch.get("post") or []) + (batch.get("patch") or []):
+                    merged = runs.setdefault(run["id"], {})
+                    extra = {**merged.get("extra", {}), **(run.get("extra") or {})}
+                    merged.update({k: v for k, v in run.items() if v is not None})
+                    merged["extra"] = extra
+        return runs
+
+    def feedback(self) -> list[dict]:
+        return [json.loads(b) for m, p, b in self.requests if m == "POST" and p == "/feedback"]
+
+
+@pytest.fixture
+def langsmith():
+    fake = FakeLangSmith()
+    yield fake
+    fake.server.shutdown()
+
+
+def memento(*args: str, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "memento_graph.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**env, "PYTHONPATH": str(ROOT / "src")},
+    )
+
+
+def traced_env(**extra: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LANGSMITH_", "LANGCHAIN_"))}
+    return {**env, "LANGSMITH_TRACING": "true", "LANGSMITH_PROJECT": "memento-test", **extra}
+
+
+def test_runs_metadata_and_reward_feedback_reach_langsmith(llm, home, langsmith):
+    script_task(llm, ["look it up"], "Paris")
+    env = traced_env(LANGSMITH_API_KEY="test", LANGSMITH_ENDPOINT=langsmith.url)
+    first = memento("run", "Capital of France?", "--ground-truth", "Paris", "--json", env=env)
+    assert first.returncode == 0, first.stderr
+    assert "Traceback" not in first.stderr and "warning" not in first.stderr
+    case_id = json.loads(first.stdout)["case_id"]
+    langsmith.requests.clear()
+    second = memento("run", "Capital of France?", "--ground-truth", "Lyon", "--json", env=env)
+    outcome = json.loads(second.stdout)
+    assert outcome["cases_used"] == [case_id] and outcome["reward"] == 0.0
+
+    runs = langsmith.runs()
+    roots = [r for r in runs.values() if not r.get("parent_run_id")]
+    assert [r["name"] for r in roots] == ["memento run"]
+    root = roots[0]
+    meta = root["extra"]["metadata"]
+    assert meta["thread_id"] == outcome["thread_id"] and meta["policy"] == "similarity"
+    assert meta["case_ids"] == [case_id] and meta["reward"] == 0.0
+    assert {"memento", "policy:similarity"} <= set(root["tags"])
+    names = {r["name"] for r in runs.values()}
+    assert {"retrieve_cases", "plan", "execute_with_tools", "write_memory"} <= names
+    assert {"planner (gpt-4o-mini)", "executor (gpt-4o-mini)"} <= names
+    retrieve = next(r for r in runs.values() if r["name"] == "retrieve_cases")
+    assert retrieve["extra"]["metadata"]["case_ids"] == [case_id]
+    assert all(r["extra"]["metadata"]["thread_id"] == outcome["thread_id"] for r in runs.values())
+
+    [feedback] = langsmith.feedback()
+    assert feedback["key"] == "reward" and feedback["score"] == 0.0
+    assert feedback["run_id"] == root["id"] and feedback["session_id"] == PROJECT_ID
+
+
+def test_tracing_without_a_key_sends_and_prints_nothing(llm, home, langsmith):
+    script_task(llm, ["look it up"], "42")
+    proc = memento("run", "What is 6*7?", env=traced_env(LANGSMITH_ENDPOINT=langsmith.url))
+    assert proc.returncode == 0, proc.stderr
+    assert langsmith.requests == []
+    assert "LangSmith" not in proc.stderr and "warning" not in proc.stderr.lower()
+
+
+def test_unreachable_endpoint_never_breaks_a_run(llm, home):
+    from memento_graph.commands.studio import free_port
+
+    script_task(llm, ["look it up"], "42")
+    env = traced_env(
+        LANGSMITH_API_KEY="test",
+        LANGSMITH_ENDPOINT=f"http://127.0.0.1:{free_port()}",
+        MEMENTO_TRACE_FLUSH_TIMEOUT="1",
+    )
+    proc = memento("run", "What is 6*7?", "--ground-truth", "42", "--json", env=env)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert json.loads(proc.stdout)["status"] == "done"
+    warnings = [line for line in proc.stderr.splitlines() if "LangSmith" in line]
+    assert len(warnings) <= 1

@@ -1,0 +1,130 @@
+"""`langgraph dev` serving the graph, driven through langgraph-sdk like Studio drives it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from langgraph_sdk import get_client
+
+from memento_graph.commands.studio import (
+    free_port,
+    register_threads,
+    start_server,
+    stop_server,
+    wait_ready,
+)
+from roles import executing, is_executor, script_task
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def server(llm, home, tmp_path):
+    """`langgraph dev` on a free port with the CLI's data directory; its log under tmp_path."""
+    port = free_port()
+    env = {
+        "LANGSMITH_TRACING": "false",
+        "PYTHONPATH": str(ROOT / "src"),
+        "MEMENTO_DISABLE_SERVERS": "all",
+    }
+    proc = start_server(home, "127.0.0.1", port, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(proc, url, home / "logs" / "studio.log")
+        yield url
+    finally:
+        stop_server(proc)
+
+
+def interrupts(state: dict) -> list[dict]:
+    return [i["value"] for task in state["tasks"] for i in task["interrupts"]]
+
+
+async def test_sdk_runs_streams_and_resumes_plan_approval(llm, server):
+    script_task(llm, ["look it up", "double check"], "Paris")
+    client = get_client(url=server)
+    [assistant] = await client.assistants.search(graph_id="memento")
+    schemas = await client.assistants.get_schemas(assistant["assistant_id"])
+    form = schemas["context_schema"]["properties"]
+    assert {"planner_model", "top_k", "policy", "max_cycles", "approve_plan"} <= set(form)
+    assert form["top_k"]["description"].startswith("How many past cases")
+
+    thread = await client.threads.create()
+    out = await client.runs.wait(
+        thread["thread_id"],
+        "memento",
+        input={"task": "Capital of France?", "ground_truth": "Paris"},
+    )
+    assert out["answer"] == "Paris" and out["reward"] == 1.0 and out["case_id"]
+
+    paused = await client.threads.create()
+    nodes = []
+    async for chunk in client.runs.stream(
+        paused["thread_id"],
+        "memento",
+        input={"task": "Capital city of France?"},
+        context={"approve_plan": True},
+        stream_mode="updates",
+    ):
+        if chunk.event == "updates":
+            nodes += list(chunk.data)
+    assert nodes == ["retrieve_cases", "plan", "__interrupt__"]
+    state = await client.threads.get_state(paused["thread_id"])
+    [request] = interrupts(state)
+    assert request["kind"] == "plan_approval" and len(request["plan"]) == 2
+    assert state["values"]["cases"][0]["id"] == out["case_id"]  # the first run's case
+    before = len(llm.requests(is_executor))
+    plan = [{"id": 1, "description": "read the atlas", "depends_on": []}]
+    done = await client.runs.wait(
+        paused["thread_id"],
+        "memento",
+        command={"resume": {"action": "edit", "plan": plan}},
+        context={"approve_plan": True},
+    )
+    assert done["answer"] == "Paris"
+    assert len(llm.requests(is_executor)) == before + 1
+    assert len(llm.requests(executing("read the atlas"))) == 1
+
+
+async def test_cli_thread_is_visible_and_resumable_in_studio(llm, home, server):
+    script_task(llm, ["look it up"], "Paris")
+    thread_id = str(uuid.uuid4())
+    cli = subprocess.run(
+        [sys.executable, "-m", "memento_graph.cli", "run", "Capital of France?"]
+        + ["--approve-plan", "--thread-id", thread_id],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+    )
+    assert cli.returncode == 0 and "paused" in cli.stdout, cli.stderr
+    assert register_threads(server, home) == 1
+    client = get_client(url=server)
+    listed = await client.threads.search(metadata={"source": "memento cli"})
+    assert [t["thread_id"] for t in listed] == [thread_id]
+    state = await client.threads.get_state(thread_id)
+    assert state["values"]["task"] == "Capital of France?"
+    assert interrupts(state)[0]["kind"] == "plan_approval" and not llm.requests(is_executor)
+    done = await client.runs.wait(
+        thread_id, "memento", command={"resume": "approve"}, context={"approve_plan": True}
+    )
+    assert done["answer"] == "Paris" and len(llm.requests(is_executor)) == 1
+
+
+def test_studio_refuses_a_port_in_use(home):
+    import socket
+
+    from memento_graph.commands.studio import studio
+    from memento_graph.errors import MementoError
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        with pytest.raises(MementoError, match=f"port {port} is in use"):
+            studio(port=port)
