@@ -15,7 +15,7 @@ from memento_graph.memory.credit import influence, share_by_plan
 from memento_graph.memory.embeddings import Embedder
 from memento_graph.memory.experience import ExperienceStore
 from memento_graph.memory.policy import LearnedPolicy, rank_weights, similarity_select
-from memento_graph.memory.schema import label_of, new_case_id, now_iso
+from memento_graph.memory.schema import check_reward, label_of, new_case_id, now_iso
 
 POLICIES = ("similarity", "learned", "none")
 _STORES: dict[str, ExperienceStore] = {}
@@ -110,7 +110,7 @@ class Memory:
         timings: dict | None = None, tokens: dict | None = None,
     ) -> dict[str, Any]:  # fmt: skip
         """Record an episode, write (or update) its case, credit the shown cases, learn, run lifecycle."""
-        reward = _check_reward(reward)
+        reward = check_reward(reward)
         with self.lock:
             done = self.store.episode(thread_id)
             if done and done.get("case_id"):
@@ -204,7 +204,7 @@ class Memory:
     # -- feedback --------------------------------------------------------------------------------------
     def feedback(self, thread_id: str, reward: float, note: str | None = None) -> dict[str, Any]:
         """Override an episode's reward with the user's: updates the episode, its case and the policy."""
-        reward = _check_reward(reward)
+        reward = check_reward(reward)
         with self.lock:
             episode = self.store.episode(thread_id)
             if episode is None or episode["user"] != self.user:
@@ -269,13 +269,3 @@ class Memory:
             return None
         found.pop("task_embedding", None)
         return found
-
-
-def _check_reward(reward: float) -> float:
-    try:
-        value = float(reward)
-    except (TypeError, ValueError) as exc:
-        raise MementoError(f"reward must be a number in [0, 1], got {reward!r}") from exc
-    if not 0.0 <= value <= 1.0:
-        raise MementoError(f"reward must be in [0, 1], got {value:g}")
-    return value

@@ -18,7 +18,7 @@ import numpy as np
 
 from memento_graph.errors import MementoError
 from memento_graph.jsonl import read_jsonl
-from memento_graph.memory.schema import SCHEMA_VERSION, now_iso, stable_case_id
+from memento_graph.memory.schema import SCHEMA_VERSION, check_reward, now_iso, stable_case_id
 
 if TYPE_CHECKING:
     from memento_graph.memory.core import Memory
@@ -94,7 +94,7 @@ def _from_ours(row: dict[str, Any], n: int) -> dict[str, Any]:
     if not str(row.get("task") or "").strip() or not row.get("id"):
         raise MementoError(f"line {n}: a case needs an id and a task")
     case = {k: row.get(k) for k in _CASE_KEYS}
-    case["reward"] = _reward(row.get("reward"), n)
+    case["reward"] = check_reward(row.get("reward"), f"line {n}: ")
     case["status"] = case["status"] or "active"
     case["judge"] = case["judge"] or {"source": "import"}
     case["provenance"] = dict(case["provenance"] or {"created_at": now_iso()})
@@ -115,7 +115,7 @@ def _from_original(row: dict[str, Any], n: int, user: str, source: str) -> dict[
             raise MementoError(f"line {n}: case_label must be positive or negative, got {label!r}")
         reward, why = (1.0 if label == "positive" else 0.0), f"case_label={label}"
     else:
-        reward = _reward(row.get("reward"), n)
+        reward = check_reward(row.get("reward"), f"line {n}: ")
         why = f"reward={reward:g}"
     now = now_iso()
     return {
@@ -124,16 +124,6 @@ def _from_original(row: dict[str, Any], n: int, user: str, source: str) -> dict[
         "judge": {"source": "import", "model": None, "rationale": f"imported from {source} ({why})"},
         "provenance": {"created_at": now, "updated_at": now, "source": f"import:{source}", "models": {}},
     }  # fmt: skip
-
-
-def _reward(value: Any, n: int) -> float:
-    try:
-        reward = float(value)
-    except (TypeError, ValueError) as exc:
-        raise MementoError(f"line {n}: reward must be a number in [0, 1], got {value!r}") from exc
-    if not 0.0 <= reward <= 1.0:
-        raise MementoError(f"line {n}: reward must be in [0, 1], got {reward:g}")
-    return reward
 
 
 def adopt_cases_of_other_embedder(memory: Memory) -> int:

@@ -11,6 +11,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from memento_graph.errors import MementoError
+
 SCHEMA_VERSION = 1
 STATUSES = ("active", "quarantined", "retired")
 JUDGE_SOURCES = ("ground_truth", "llm_judge", "user", "import")
@@ -90,3 +92,14 @@ def from_metadata(case_id: str, task: str, meta: dict[str, Any]) -> dict[str, An
     case["provenance"] = {**nested["provenance"], "models": nested["models"]}
     case["label"] = label_of(case["reward"])
     return case
+
+
+def check_reward(value: Any, where: str = "") -> float:
+    """Return `value` as a reward in [0, 1], or raise a MementoError prefixed with `where`."""
+    try:
+        reward = float(value)
+    except (TypeError, ValueError):
+        raise MementoError(f"{where}reward must be a number in [0, 1], got {value!r}") from None
+    if not 0.0 <= reward <= 1.0:
+        raise MementoError(f"{where}reward must be in [0, 1], got {reward:g}")
+    return reward
