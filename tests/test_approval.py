@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
+from cli_run import memento
 from memento_graph.context import Context
 from memento_graph.runner import open_agent
 from roles import executing, is_executor, script_task
@@ -66,17 +64,6 @@ async def test_reject_ends_without_executing_or_remembering(llm, home):
         assert open_memory(Context()).list_cases() == []
     finally:
         await cm.__aexit__(None, None, None)
-
-
-def memento(*args, stdin=""):
-    return subprocess.run(
-        [sys.executable, "-m", "memento_graph.cli", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=os.environ.copy(),
-    )
 
 
 def test_cli_prompts_for_approval_and_edit(llm, home):

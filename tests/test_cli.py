@@ -10,20 +10,9 @@ import subprocess
 import sys
 import time
 
+from cli_run import memento
 from roles import executing, is_first_plan, script_task
 from scripted_llm import Reply
-
-
-def memento(
-    *args: str, env: dict | None = None, timeout: float = 120
-) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "memento_graph.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env or os.environ.copy(),
-    )
 
 
 def one_line_error(proc: subprocess.CompletedProcess, needle: str) -> None:

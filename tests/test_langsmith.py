@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
+from cli_run import memento as run_memento
 from roles import script_task
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -96,13 +96,7 @@ def langsmith():
 
 
 def memento(*args: str, env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "memento_graph.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**env, "PYTHONPATH": str(ROOT / "src")},
-    )
+    return run_memento(*args, env={**env, "PYTHONPATH": str(ROOT / "src")})
 
 
 def traced_env(**extra: str) -> dict:

@@ -13,22 +13,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from cli_run import memento
 from roles import script_task
 from scripted_llm import request_text
 
 ROOT = Path(__file__).resolve().parents[1]
 PG = os.environ.get("MEMENTO_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-def memento(*args: str, env: dict, stdin: str = "") -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "memento_graph.cli", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
 
 
 def start_memento(*args: str, env: dict) -> subprocess.Popen:
