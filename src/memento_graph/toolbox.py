@@ -84,13 +84,15 @@ async def open_toolbox(context: Context) -> AsyncIterator[Toolbox]:
     """
     from langchain_mcp_adapters.client import MultiServerMCPClient
 
-    from memento_graph.mcp_servers.config import plan_servers, roots_file
+    from memento_graph.mcp_servers.config import plan_servers
 
-    workspace = context.home_path / "workspaces" / uuid.uuid4().hex[:12]
-    connections, statuses, notes = plan_servers(
-        context.disable_servers, context.mcp_config, workspace, context.home
-    )
-    workspace.mkdir(parents=True, exist_ok=True)
+    def prepare() -> tuple[Path, dict, dict, list]:  # file-system work, off the event loop
+        workspace = context.home_path / "workspaces" / uuid.uuid4().hex[:12]
+        plan = plan_servers(context.disable_servers, context.mcp_config, workspace, context.home)
+        workspace.mkdir(parents=True, exist_ok=True)
+        return (workspace, *plan)
+
+    workspace, connections, statuses, notes = await asyncio.to_thread(prepare)
     box = Toolbox(servers=dict(statuses), clashes=list(notes), workspace=workspace)
     client = MultiServerMCPClient(connections)
     stop = asyncio.Event()
@@ -111,10 +113,17 @@ async def open_toolbox(context: Context) -> AsyncIterator[Toolbox]:
             _open.remove(box)
         stop.set()
         await _close(list(holders.values()))
-        with contextlib.suppress(OSError):
-            roots_file(workspace).unlink()
-        with contextlib.suppress(OSError):
-            workspace.rmdir()  # only when the run left nothing in it
+        await asyncio.to_thread(_tidy, workspace)
+
+
+def _tidy(workspace: Path) -> None:
+    """Remove the run's roots file, and its workspace when the run left nothing in it."""
+    from memento_graph.mcp_servers.config import roots_file
+
+    with contextlib.suppress(OSError):
+        roots_file(workspace).unlink()
+    with contextlib.suppress(OSError):
+        workspace.rmdir()
 
 
 async def _hold(

@@ -65,8 +65,6 @@ def server_command(folder: Path, host: str, port: int) -> list[str]:
         str(port),
         "--no-browser",
         "--no-reload",
-        # The memory and the MCP toolbox make short synchronous file-system calls (mkdir, SQLite).
-        "--allow-blocking",
     ]
 
 
