@@ -6,13 +6,15 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
-import time
+from pathlib import Path
 
 from cli_run import memento
 from roles import executing, is_first_plan, script_task
 from scripted_llm import Reply
+from waiting import wait_until
 
 
 def one_line_error(proc: subprocess.CompletedProcess, needle: str) -> None:
@@ -112,6 +114,19 @@ def test_live_progress_shows_nodes_plan_and_answer(llm, home):
     assert "Statue of Liberty" in proc.stdout
 
 
+def saved_results(thread_id: str) -> int:
+    """Count the subtask results the checkpointer holds for a thread (its pending writes)."""
+    path = Path(os.environ["MEMENTO_HOME"]) / "threads.sqlite"
+    if not path.exists():
+        return 0
+    with sqlite3.connect(path, timeout=10) as db:
+        try:
+            query = "SELECT count(*) FROM writes WHERE thread_id = ? AND channel = 'results'"
+            return db.execute(query, [thread_id]).fetchone()[0]
+        except sqlite3.OperationalError:  # tables not created yet
+            return 0
+
+
 def test_sigkill_mid_run_then_resume_redoes_no_finished_subtask(llm, home):
     llm.rule(
         is_first_plan,
@@ -134,15 +149,12 @@ def test_sigkill_mid_run_then_resume_redoes_no_finished_subtask(llm, home):
         stderr=subprocess.PIPE,
         env=os.environ.copy(),
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        fast_done = llm.requests(executing("fast lookup"))
-        slow_started = [a for a in llm.arrivals if executing("slow lookup")(a["body"])]
-        if fast_done and slow_started:
-            break
-        time.sleep(0.05)
-    assert fast_done and slow_started, "the run never reached the subtasks"
-    time.sleep(1.0)  # the fast subtask's write lands while the slow one is in flight
+
+    def fast_saved_slow_in_flight() -> bool:
+        slow = [a for a in llm.arrivals if executing("slow lookup")(a["body"])]
+        return bool(slow and llm.requests(executing("fast lookup")) and saved_results("t-kill"))
+
+    wait_until(fast_saved_slow_in_flight, what="the fast subtask's checkpointed result")
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
     assert "interrupted" in memento("threads").stdout

@@ -9,7 +9,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from memento_graph.commands.eval import app
 from memento_graph.context import Context
 from roles import answer_reply, is_first_plan, is_judge, is_planner
 from scripted_llm import Reply, last_user, system_text
+from waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = {
@@ -192,12 +192,12 @@ def test_killed_eval_resumes_without_redoing_finished_items(llm, home, tmp_path)
     ]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     results = out / "results.jsonl"
-    deadline = time.monotonic() + 150
-    while time.monotonic() < deadline:
-        if results.exists() and len(results.read_text().splitlines()) >= 3:
-            break
+
+    def three_items_done() -> bool:
         assert proc.poll() is None, proc.communicate()
-        time.sleep(0.05)
+        return results.exists() and len(results.read_text().splitlines()) >= 3
+
+    wait_until(three_items_done, 150, "three finished items")
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     done = [json.loads(line)["question"] for line in results.read_text().splitlines()]

@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pytest
 from cli_run import memento
 from roles import script_task
 from scripted_llm import request_text
+from waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 PG = os.environ.get("MEMENTO_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
@@ -64,14 +64,14 @@ def chroma_url(tmp_path):
     url = f"http://localhost:{port}"
     import chromadb
 
-    deadline = time.monotonic() + 30
-    while True:
+    def up() -> bool:
+        assert proc.poll() is None, "chroma exited"
         try:
-            chromadb.HttpClient(host="localhost", port=port).heartbeat()
-            break
+            return bool(chromadb.HttpClient(host="localhost", port=port).heartbeat())
         except Exception:
-            assert proc.poll() is None and time.monotonic() < deadline, "chroma did not start"
-            time.sleep(0.2)
+            return False
+
+    wait_until(up, 30, "the Chroma server")
     yield url
     proc.terminate()
     proc.wait(10)
