@@ -50,7 +50,7 @@ def model_error(exc: Exception) -> tuple[str, str] | None:
     Kinds: auth, not_found, timeout, unreachable, status. The first two and `unreachable` will not
     go away by retrying the same thread.
     """
-    base = str(openai.OpenAI(api_key="x").base_url).rstrip("/")
+    base = os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
     if isinstance(exc, openai.AuthenticationError):
         return "auth", f"the model endpoint {base} rejected the API key (401)"
     if isinstance(exc, openai.NotFoundError):
