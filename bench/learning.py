@@ -46,6 +46,7 @@ def run_one(policy: str, seed: int, order: int, tasks: int, families: int, k: in
             "expected": expected,
             "poison": {},
             "follows": {},
+            "false_alarms": {},
         }
     scratch = (
         "/dev/shm" if Path("/dev/shm").is_dir() else None
@@ -61,7 +62,6 @@ def run_one(policy: str, seed: int, order: int, tasks: int, families: int, k: in
             if "poison" in case["plan"]:
                 poison[written["id"]] = None
         followed = dict.fromkeys(poison, 0)  # episodes whose plan copied the poison case
-        follows: dict[str, int] = {}
         success, expected = [], []
         for t, (task, family) in enumerate(sequence):
             shown = _select(memory, world, policy, task, family, k)
@@ -72,15 +72,34 @@ def run_one(policy: str, seed: int, order: int, tasks: int, families: int, k: in
                 thread_id=f"ep-{t}", task=task, plan=plan, answer=None, reward=won, judge=JUDGE,
                 retrieved=shown, policy=policy, models=MODELS,
             )  # fmt: skip
-            for case in [c for c in shown if c["id"] in poison and poison[c["id"]] is None]:
-                followed[case["id"]] += plan == case["plan"]
-                if memory.get_case(case["id"])["status"] == "quarantined":
-                    poison[case["id"]] = memory.get_case(case["id"])["usage"]["times_retrieved"]
-                    follows[case["id"]] = followed[case["id"]]
-        for case_id, uses in poison.items():
-            if uses is None:  # never quarantined: report its uses (negative = still active)
-                poison[case_id] = -memory.get_case(case_id)["usage"]["times_retrieved"]
-    return {"success": success, "expected": expected, "poison": poison, "follows": follows}
+            for case in shown:
+                followed[case["id"]] = followed.get(case["id"], 0) + (plan == case["plan"])
+        # a quarantined case is never retrieved again: its retrievals now are its uses until then
+        follows = {}
+        for case_id in poison:
+            case = memory.get_case(case_id)
+            uses = case["usage"]["times_retrieved"]
+            poison[case_id] = uses if case["status"] == "quarantined" else -uses
+            follows[case_id] = followed[case_id]
+        cases = memory.bank.all()
+        usage = memory.store.usage([c["id"] for c in cases])
+        false_alarms = _false_alarms(
+            world, [c for c in cases if usage[c["id"]]["credit_uses"] >= 0.5]
+        )
+    return {"success": success, "expected": expected, "poison": poison, "follows": follows,
+            "false_alarms": false_alarms}  # fmt: skip
+
+
+def _false_alarms(world: World, cases: list[dict]) -> dict[str, list[int]]:
+    """Return [quarantined, all] counts of non-poison cases with the right and a wrong strategy."""
+    out = {"right": [0, 0], "wrong": [0, 0]}
+    for case in cases:
+        family, strategy = parse_plan(case["plan"])
+        if strategy != "poison":
+            counts = out["right" if int(strategy) == world.right[family] else "wrong"]
+            counts[0] += case["status"] == "quarantined"
+            counts[1] += 1
+    return out
 
 
 def _select(memory, world: World, policy: str, task: str, family: int, k: int) -> list[dict]:
@@ -116,8 +135,10 @@ def summarise(results: dict[str, list[dict]], windows: int) -> dict:
         cis = [bootstrap_ci(means[:, w], rng) for w in range(windows)]
         poison = [u for r in runs for u in r["poison"].values()]
         follows = [u for r in runs for u in r["follows"].values()]
+        alarms = {kind: np.sum([r["false_alarms"][kind] for r in runs if r["false_alarms"]], axis=0)
+                  .tolist() for kind in ("right", "wrong")}  # fmt: skip
         out[policy] = {"mean": means.mean(axis=0).tolist(), "ci": cis, "poison_uses": poison,
-                       "poison_follows": follows}  # fmt: skip
+                       "poison_follows": follows, "quarantined_other": alarms}  # fmt: skip
     return out
 
 
@@ -195,6 +216,9 @@ def main() -> None:
               f"{sorted(uses)} (negative: never quarantined, retrievals so far)")  # fmt: skip
         follows = sorted(summary[policy]["poison_follows"])
         print(f"  times the poison plan was followed before its quarantine: {follows}")
+        alarms = summary[policy]["quarantined_other"]
+        print("  other cases quarantined, of those followed (>= 0.5 credited uses): " + ", ".join(
+            f"{q}/{n} with the {kind} strategy" for kind, (q, n) in alarms.items()))  # fmt: skip
     print(f"plot: {OUT / 'learning.png'}")
 
 

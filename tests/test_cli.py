@@ -59,6 +59,10 @@ def test_bad_setting_in_environment(llm, home):
     one_line_error(
         memento("run", "What is 2+2?", env=env), "MEMENTO_TOP_K='four' is not a valid int"
     )
+    env = {**os.environ, "MEMENTO_QUARANTINE_CONFIDENCE": "sure"}  # read by the memory module
+    one_line_error(
+        memento("cases", "stats", env=env), "MEMENTO_QUARANTINE_CONFIDENCE='sure' is not a valid"
+    )
 
 
 def test_unreachable_endpoint_fails_clearly_and_resumable(home, monkeypatch):

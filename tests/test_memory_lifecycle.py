@@ -32,6 +32,38 @@ def test_credit_goes_to_the_case_whose_plan_was_followed(memory):  # noqa: F811
     assert credit[bad["id"]] > 0.9 > 0.1 > credit[good["id"]]  # not one label shared by both
 
 
+def test_a_plan_that_follows_no_shown_case_credits_none_of_them(memory):  # noqa: F811
+    finish(memory, "t1", "What is the population of Oslo?", plan=GOOD)
+    finish(memory, "t2", "What is the population of Bergen?", plan=BAD)
+    shown = memory.retrieve("What is the population of Trondheim?", 4, "similarity")
+    own = '{"plan": [{"id": 1, "description": "phone the town hall and ask the clerk"}]}'
+    finish(memory, "t3", "What is the population of Trondheim?", 1.0, shown, plan=own)
+    credit = credits(memory, "t3")
+    assert len(credit) == 2 and all(c < 0.1 for c in credit.values())  # no praise for the unused
+
+
+def test_a_case_no_longer_shown_is_quarantined_when_its_peers_improve(memory):  # noqa: F811
+    bad = finish(memory, "b0", "What is the population of Bergen?", plan=BAD)
+    good = finish(memory, "g0", "What is the population of Oslo?", plan=GOOD)
+    for i in range(6):  # early on, most episodes fail
+        finish(memory, f"f{i}", f"What is the area of lake number {i}?", 0.0, plan=f"lake {i}")
+    shown = [
+        {"id": bad["id"], "rank": 1, "score": 0.9},
+        {"id": good["id"], "rank": 2, "score": 0.8},
+    ]
+    finish(memory, "u1", "How many people live in town 1?", 0.0, shown, plan=BAD)  # followed
+    for i in (2, 3):  # shown, but the plan is the planner's own
+        own = f'{{"plan": [{{"id": 1, "description": "count the houses of town {i}"}}]}}'
+        finish(memory, f"u{i}", f"How many people live in town {i}?", 0.0, shown, plan=own)
+    assert memory.get_case(bad["id"])["status"] == "active"  # one failure among failing peers
+    for i in range(30):  # the peers get better; the bad case is never shown again
+        finish(memory, f"s{i}", f"What is the depth of river number {i}?", plan=f"river {i}")
+    case = memory.get_case(bad["id"])
+    assert case["status"] == "quarantined" and "auto" in case["status_reason"]
+    assert case["usage"]["times_retrieved"] == 3
+    assert memory.get_case(good["id"])["status"] == "active"  # shown as often, never followed
+
+
 def test_a_case_whose_episodes_go_much_worse_is_quarantined(memory):  # noqa: F811
     good = finish(memory, "g0", "What is the population of Oslo?", plan=GOOD)
     poison = finish(memory, "p0", "What is the population of Bergen?", plan=BAD)
@@ -48,7 +80,7 @@ def test_a_case_whose_episodes_go_much_worse_is_quarantined(memory):  # noqa: F8
         uses += 1  # the planner follows the bad plan and fails
         finish(memory, f"p{uses}", f"How many people live in town {uses}?", 0.0, shown, plan=BAD)
     case = memory.get_case(poison["id"])
-    assert case["status"] == "quarantined" and uses == lifecycle.MIN_USES
+    assert case["status"] == "quarantined" and uses == 1  # peers do well: one sure failure tells
     assert "auto" in case["status_reason"]
     assert memory.get_case(good["id"])["status"] == "active"
     assert poison["id"] not in [

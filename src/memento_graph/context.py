@@ -75,11 +75,7 @@ class Context:
         for f in fields(self):
             env = f.metadata.get("env") or f"MEMENTO_{f.name.upper()}"
             if getattr(self, f.name) == f.default and env in os.environ:
-                try:
-                    setattr(self, f.name, _coerce(os.environ[env], f.default))
-                except ValueError:
-                    kind = type(f.default).__name__
-                    raise MementoError(f"{env}={os.environ[env]!r} is not a valid {kind}") from None
+                setattr(self, f.name, env_value(env, f.default))
         if not self.home:
             self.home = default_home()
 
@@ -89,6 +85,20 @@ class Context:
         path = Path(self.home).expanduser()
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+
+def env_value(name: str, default: Any) -> Any:
+    """Return environment variable `name` as the type of `default` (default when unset).
+
+    A value of the wrong type is a MementoError naming the variable.
+    """
+    if name not in os.environ:
+        return default
+    try:
+        return _coerce(os.environ[name], default)
+    except ValueError:
+        kind = type(default).__name__
+        raise MementoError(f"{name}={os.environ[name]!r} is not a valid {kind}") from None
 
 
 def _coerce(raw: str, default: Any) -> Any:

@@ -14,6 +14,7 @@ from langgraph.types import RetryPolicy
 from pydantic import BaseModel, ValidationError
 
 from memento_graph import prompts
+from memento_graph.context import env_value
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -42,10 +43,10 @@ def is_transient(exc: Exception) -> bool:
 
 
 MODEL_RETRY = RetryPolicy(
-    initial_interval=float(os.environ.get("MEMENTO_RETRY_INITIAL", "0.5")),
+    initial_interval=env_value("MEMENTO_RETRY_INITIAL", 0.5),
     backoff_factor=2.0,
     max_interval=30.0,
-    max_attempts=int(os.environ.get("MEMENTO_MODEL_RETRIES", "4")),
+    max_attempts=env_value("MEMENTO_MODEL_RETRIES", 4),
     retry_on=is_transient,
 )
 """Retry policy of every node that calls a model (`MEMENTO_MODEL_RETRIES` attempts in all)."""

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from memento_graph.context import env_value
 from memento_graph.errors import MementoError
 
 _CLIENTS: dict[str, Any] = {}
@@ -87,6 +88,6 @@ def hold_casebank(folder: Path) -> None:
 
 def _wait() -> float:
     try:
-        return max(0.0, float(os.environ.get("MEMENTO_CASEBANK_WAIT", "30")))
+        return max(0.0, env_value("MEMENTO_CASEBANK_WAIT", 30.0))
     except ValueError:
         return 30.0

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -23,10 +22,10 @@ from typing import Any
 import anyio
 from langchain_core.tools import BaseTool, StructuredTool, ToolException
 
-from memento_graph.context import Context
+from memento_graph.context import Context, env_value
 
 log = logging.getLogger(__name__)
-START_TIMEOUT = float(os.environ.get("MEMENTO_SERVER_START_TIMEOUT", "30"))
+START_TIMEOUT = env_value("MEMENTO_SERVER_START_TIMEOUT", 30.0)
 _registry: list[BaseTool] = []
 _open: list[Toolbox] = []
 _VALID_NAME = re.compile(r"[^A-Za-z0-9_-]")

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from memento_graph.context import Context
+from memento_graph.context import Context, env_value
 
 _TRUE = {"1", "true", "yes", "on"}
 FEEDBACK_KEY = "reward"
@@ -51,7 +51,7 @@ def active() -> bool:
 def flush_timeout() -> float:
     """Return the most seconds a run waits for its traces to be sent."""
     try:
-        return max(0.0, float(os.environ.get("MEMENTO_TRACE_FLUSH_TIMEOUT", "5")))
+        return max(0.0, env_value("MEMENTO_TRACE_FLUSH_TIMEOUT", 5.0))
     except ValueError:
         return 5.0
 

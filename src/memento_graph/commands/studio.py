@@ -22,10 +22,11 @@ from typing import Annotated, Any
 
 import typer
 
+from memento_graph.context import env_value
 from memento_graph.errors import MementoError
 
 STUDIO_URL = "https://smith.langchain.com/studio/?baseUrl={url}"
-START_TIMEOUT = float(os.environ.get("MEMENTO_STUDIO_START_TIMEOUT", "90"))
+START_TIMEOUT = env_value("MEMENTO_STUDIO_START_TIMEOUT", 90.0)
 CONFIG = {
     "dependencies": ["."],
     "graphs": {"memento": "memento_graph.studio:make_graph"},

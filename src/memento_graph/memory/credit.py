@@ -2,9 +2,11 @@
 
 The planner adapts some shown cases more than others. The influence of case i on an episode is read
 from the plan itself: the token overlap (Jaccard) between the episode's plan and case i's plan,
-sharpened, times the case's rank weight. When no plan overlaps any case, influence falls back to the
-rank weights alone. Cases carrying the same plan (a case and its copies) share credit: each gets the
-whole posterior that that plan was followed.
+sharpened, times the case's rank weight. A plan that follows none of them closely (plans of one domain
+share a vocabulary, so a loose overlap is no sign of use) leaves most of the influence to "no case":
+that share is what a plan overlapping NO_CASE would get, so unused cases earn neither blame nor praise.
+Cases carrying the same plan (a case and its copies) share credit: each gets the whole posterior that
+that plan was followed.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ import numpy as np
 
 SAME_PLAN = 0.9  # plans overlapping this much are the same plan (a case and its copies)
 SHARPNESS = (
-    8.0  # exp(SHARPNESS * overlap): a copied plan (overlap 1) outweighs a loose match (0.3) ~270x
+    8.0  # exp(SHARPNESS * overlap): a copied plan (overlap 1) outweighs a loose one (0.3) ~270x
 )
+NO_CASE = 0.5  # "followed no case" weighs as much as one case of average rank overlapping this much
 _TOKEN = re.compile(r"[a-z0-9]+")
 _STOP = frozenset(
     "a an the of to in on for and or is was be by with plan id description step".split()
@@ -40,11 +43,12 @@ def overlap(plan: str, case_plans: list[str]) -> np.ndarray:
 
 
 def influence(plan: str, case_plans: list[str], weights: np.ndarray) -> np.ndarray:
-    """Return how much the episode followed each shown case (sums to 1)."""
+    """Return how much the episode followed each shown case (sums to at most 1; the rest: no case)."""
     if not case_plans:
         return np.zeros(0)
     share = np.asarray(weights, dtype=np.float64) * np.exp(SHARPNESS * overlap(plan, case_plans))
-    return share / share.sum()
+    no_case = np.exp(SHARPNESS * NO_CASE) / len(case_plans)
+    return share / (share.sum() + no_case)
 
 
 def share_by_plan(responsibility: np.ndarray, case_plans: list[str]) -> np.ndarray:

@@ -134,6 +134,23 @@ class ExperienceStore:
             row = self.db.execute(sql, [user, recent]).fetchone()
         return None if row[0] is None else float(row[0])
 
+    def episode_count(self, user: str) -> int:
+        """Return how many episodes a user has."""
+        with self.lock:
+            return self.db.execute(
+                "select count(*) from episodes where user = ?", [user]
+            ).fetchone()[0]
+
+    def suspects(self, user: str, min_credit: float, below: float) -> list[str]:
+        """Return a user's cases with `min_credit`+ credited uses and a credited rate below `below`."""
+        sql = (
+            "select r.case_id from retrievals r join episodes e on e.thread_id = r.thread_id "
+            "where r.user = ? group by r.case_id having sum(r.credit) >= ? "
+            "and sum(r.credit * e.reward) < ? * sum(r.credit)"
+        )
+        with self.lock:
+            return [row[0] for row in self.db.execute(sql, [user, min_credit, below]).fetchall()]
+
     def episodes(self, user: str, since: float | None = None) -> list[dict[str, Any]]:
         """Return a user's episodes (without embeddings), oldest first."""
         with self.lock:

@@ -6,23 +6,27 @@ back, evicted or merged; restorable too). Nothing here deletes a case.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
 from scipy.special import betainc
 
+from memento_graph.context import env_value
 from memento_graph.memory.case_bank import CaseBank
 from memento_graph.memory.experience import ExperienceStore
 from memento_graph.memory.schema import now_iso, to_timestamp
 from memento_graph.scoring import normalize_answer
 
-NEAR_DUPLICATE = float(os.environ.get("MEMENTO_NEAR_DUPLICATE", "0.95"))
-MAX_CASES = int(os.environ.get("MEMENTO_MAX_CASES", "20000"))
-MIN_USES = 3  # a case is judged only after it was shown this often
-MARGIN = 0.05  # "much worse": credited success below the peers' by this much ...
-CONFIDENCE = 0.75  # ... with this posterior probability
+NEAR_DUPLICATE = env_value("MEMENTO_NEAR_DUPLICATE", 0.95)
+MAX_CASES = env_value("MEMENTO_MAX_CASES", 20000)
+MIN_CREDIT = 0.5  # a case is judged only once episodes followed it (credited uses) this much
+WORSE = 0.75  # "much worse": credited success below this share of the peers' level ...
+CONFIDENCE = env_value("MEMENTO_QUARANTINE_CONFIDENCE", 0.8)  # ... this surely
+PRIOR = 1.0  # a case starts at the peers' level, worth this many credited uses
 RECENT = 500  # the peers' level: mean reward of this many recent episodes
+SWEEP_EVERY = (
+    10  # every this many episodes, also re-check cases no longer shown (the peers improve)
+)
 ACTIVE = {"status": "active"}
 
 
@@ -43,9 +47,16 @@ def set_status(bank: CaseBank, case_id: str, status: str, reason: str, **extra: 
     return True
 
 
-def credited_rate(use: dict[str, Any]) -> float:
-    """Return a case's credited success rate, Beta(1, 1)-smoothed."""
-    return (use["credit_successes"] + 1.0) / (use["credit_uses"] + 2.0)
+def p_worse(use: dict[str, Any], baseline: float) -> float:
+    """Return the posterior probability that a case succeeds less often than WORSE x baseline.
+
+    The prior is the peers' level worth PRIOR credited uses. So a case without credited evidence
+    (shown, never followed) is never judged worse, nor is one failure enough (a case as good as
+    its peers fails now and then); two failures with nothing else are, at any peers' level.
+    """
+    wins, uses = use["credit_successes"], use["credit_uses"]
+    alpha, beta = PRIOR * baseline + wins, PRIOR * (1.0 - baseline) + max(uses - wins, 0.0)
+    return float(betainc(alpha, beta, WORSE * baseline))
 
 
 def check_quarantine(bank: CaseBank, store: ExperienceStore, case_ids: list[str]) -> list[str]:
@@ -55,19 +66,32 @@ def check_quarantine(bank: CaseBank, store: ExperienceStore, case_ids: list[str]
     bad case cannot drag down in its own neighbourhood. Returns the ids quarantined now.
     """
     usage = store.usage(case_ids)
-    judged = [c for c in case_ids if usage[c]["times_retrieved"] >= MIN_USES]
+    judged = [c for c in case_ids if usage[c]["credit_uses"] >= MIN_CREDIT]
     baseline = store.mean_reward(bank.user, recent=RECENT) if judged else None
-    if baseline is None or baseline - MARGIN <= 0:
+    if baseline is None or not 0 < baseline < 1:
         return []
     quarantined = []
     for case, use in ((c, usage[c["id"]]) for c in bank.get(judged)):
-        wins, uses = use["credit_successes"], use["credit_uses"]
-        p_worse = betainc(1.0 + wins, 1.0 + max(uses - wins, 0.0), baseline - MARGIN)
-        if p_worse >= CONFIDENCE and case["status"] == "active":
-            reason = f"auto: credited success {credited_rate(use):.2f} vs peers {baseline:.2f}"
+        if case["status"] == "active" and p_worse(use, baseline) >= CONFIDENCE:
+            reason = (
+                f"auto: {use['credit_successes']:.1f} credited successes in "
+                f"{use['credit_uses']:.1f} uses vs peers' {baseline:.2f}"
+            )
             set_status(bank, case["id"], "quarantined", reason)
             quarantined.append(case["id"])
     return quarantined
+
+
+def sweep_quarantine(bank: CaseBank, store: ExperienceStore) -> list[str]:
+    """Re-check every case with a credited record below its peers' level, shown now or not.
+
+    A case the learned policy has stopped showing is never re-checked by `check_quarantine`; as the
+    peers' level rises, the same record can become confidently much worse. Returns the ids quarantined.
+    """
+    baseline = store.mean_reward(bank.user, recent=RECENT)
+    if baseline is None:
+        return []
+    return check_quarantine(bank, store, store.suspects(bank.user, MIN_CREDIT, baseline))
 
 
 def usefulness(case: dict[str, Any], use: dict[str, Any]) -> float:

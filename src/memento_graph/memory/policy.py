@@ -104,13 +104,15 @@ class LearnedPolicy:
 
     # -- learning --------------------------------------------------------------------------------------
     def credit(self, estimates: np.ndarray, reward: float, follow: np.ndarray) -> np.ndarray:
-        """Return each shown case's responsibility for the reward (sums to 1).
+        """Return each shown case's responsibility for the reward (sums to at most 1).
 
-        Posterior of "case i was followed" given the reward: follow_i * p_i^y * (1 - p_i)^(1 - y).
+        Posterior of "case i was followed" given the reward: follow_i * p_i^y * (1 - p_i)^(1 - y),
+        against "no case was followed" (the share of `follow` left over) at even odds.
         """
         p = np.clip(estimates, 1e-3, 1 - 1e-3)
         resp = follow * p**reward * (1 - p) ** (1 - reward)
-        return resp / resp.sum()
+        no_case = max(1.0 - float(np.sum(follow)), 0.0) * 0.5
+        return resp / (resp.sum() + no_case)
 
     def train(
         self, task_vec: np.ndarray, shown: list[dict[str, Any]], reward: float, credit: np.ndarray
