@@ -51,16 +51,14 @@ def test_a_case_no_longer_shown_is_quarantined_when_its_peers_improve(memory):  
         {"id": bad["id"], "rank": 1, "score": 0.9},
         {"id": good["id"], "rank": 2, "score": 0.8},
     ]
-    finish(memory, "u1", "How many people live in town 1?", 0.0, shown, plan=BAD)  # followed
-    for i in (2, 3):  # shown, but the plan is the planner's own
-        own = f'{{"plan": [{{"id": 1, "description": "count the houses of town {i}"}}]}}'
-        finish(memory, f"u{i}", f"How many people live in town {i}?", 0.0, shown, plan=own)
-    assert memory.get_case(bad["id"])["status"] == "active"  # one failure among failing peers
-    for i in range(30):  # the peers get better; the bad case is never shown again
+    for i, won in enumerate((1.0, 0.0, 0.0, 0.0)):  # followed: one success, three failures
+        finish(memory, f"u{i}", f"How many people live in town {i}?", won, shown, plan=BAD)
+    assert memory.get_case(bad["id"])["status"] == "active"  # no worse than its failing peers
+    for i in range(36):  # the peers get better; the bad case is never shown again
         finish(memory, f"s{i}", f"What is the depth of river number {i}?", plan=f"river {i}")
     case = memory.get_case(bad["id"])
     assert case["status"] == "quarantined" and "auto" in case["status_reason"]
-    assert case["usage"]["times_retrieved"] == 3
+    assert case["usage"]["times_retrieved"] == 4
     assert memory.get_case(good["id"])["status"] == "active"  # shown as often, never followed
 
 
@@ -80,7 +78,7 @@ def test_a_case_whose_episodes_go_much_worse_is_quarantined(memory):  # noqa: F8
         uses += 1  # the planner follows the bad plan and fails
         finish(memory, f"p{uses}", f"How many people live in town {uses}?", 0.0, shown, plan=BAD)
     case = memory.get_case(poison["id"])
-    assert case["status"] == "quarantined" and uses == 1  # peers do well: one sure failure tells
+    assert case["status"] == "quarantined" and uses == 2  # one failure is never enough, two are
     assert "auto" in case["status_reason"]
     assert memory.get_case(good["id"])["status"] == "active"
     assert poison["id"] not in [
