@@ -199,7 +199,7 @@ class Memory:
 
     def _lifecycle(self, shown_ids: list[str]) -> None:
         lifecycle.check_quarantine(self.bank, self.store, shown_ids)
-        if self.store.episode_count(self.user) % lifecycle.SWEEP_EVERY == 0:
+        if lifecycle.sweep_due(self.store.episode_count(self.user)):
             lifecycle.sweep_quarantine(self.bank, self.store)
         lifecycle.enforce_capacity(self.bank, self.store, self.max_cases)
 

@@ -16,9 +16,7 @@ import re
 import numpy as np
 
 SAME_PLAN = 0.9  # plans overlapping this much are the same plan (a case and its copies)
-SHARPNESS = (
-    8.0  # exp(SHARPNESS * overlap): a copied plan (overlap 1) outweighs a loose one (0.3) ~270x
-)
+SHARPNESS = 8.0  # exp(SHARPNESS * overlap): a copied plan outweighs a loose one (0.3) ~270x
 NO_CASE = 0.5  # "followed no case" weighs as much as one case of average rank overlapping this much
 _TOKEN = re.compile(r"[a-z0-9]+")
 _STOP = frozenset(

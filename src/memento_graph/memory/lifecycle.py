@@ -24,8 +24,9 @@ WORSE = 0.75  # "much worse": credited success below this share of the peers' le
 CONFIDENCE = env_value("MEMENTO_QUARANTINE_CONFIDENCE", 0.8)  # ... this surely
 PRIOR = 1.0  # a case starts at the peers' level, worth this many credited uses
 RECENT = 500  # the peers' level: mean reward of this many recent episodes
-SWEEP_EVERY = (
-    10  # every this many episodes, also re-check cases no longer shown (the peers improve)
+SWEEP_EVERY = 10  # episodes between re-checks of cases no longer shown (their peers improve) ...
+SWEEP_SHARE = (
+    0.01  # ... or this share of the user's episodes, when larger (the sweep reads them all)
 )
 ACTIVE = {"status": "active"}
 
@@ -80,6 +81,11 @@ def check_quarantine(bank: CaseBank, store: ExperienceStore, case_ids: list[str]
             set_status(bank, case["id"], "quarantined", reason)
             quarantined.append(case["id"])
     return quarantined
+
+
+def sweep_due(episodes: int) -> bool:
+    """Return whether the episode just recorded (the user's n-th) is due a quarantine sweep."""
+    return episodes % max(SWEEP_EVERY, int(episodes * SWEEP_SHARE)) == 0
 
 
 def sweep_quarantine(bank: CaseBank, store: ExperienceStore) -> list[str]:
