@@ -27,3 +27,6 @@ def test_learned_beats_similarity_beats_no_memory(monkeypatch):
     assert poison and all(0 < uses <= 10 for uses in poison.values())  # quarantined within 10 uses
     # the learned policy stops showing poison on its own (quarantined or not, its harm is bounded)
     assert all(abs(uses) <= 20 for uses in results["learned"][0]["poison"].values())
+    for policy in ("similarity", "learned"):  # and good cases are not quarantined along the way
+        quarantined, followed = results[policy][0]["false_alarms"]["right"]
+        assert followed > 50 and quarantined <= 0.05 * followed

@@ -42,6 +42,23 @@ def test_a_plan_that_follows_no_shown_case_credits_none_of_them(memory):  # noqa
     assert len(credit) == 2 and all(c < 0.1 for c in credit.values())  # no praise for the unused
 
 
+def test_thin_evidence_never_quarantines_a_case(memory):  # noqa: F811
+    for i in range(20):  # the peers do very well
+        finish(memory, f"g{i}", f"What is the area of lake number {i}?", plan=f"measure lake {i}")
+    unlucky = finish(memory, "u0", "What is the population of Oslo?", plan=GOOD)
+    unused = finish(memory, "n0", "What is the population of Bergen?", plan=BAD)
+    shown = [
+        {"id": unlucky["id"], "rank": 1, "score": 0.9},
+        {"id": unused["id"], "rank": 2, "score": 0.8},
+    ]
+    finish(memory, "t1", "How many people live in town 1?", 0.0, shown, plan=GOOD)  # one failure
+    for i in (2, 3, 4):  # shown again, the plans are the planner's own
+        own = f'{{"plan": [{{"id": 1, "description": "count the houses of town {i}"}}]}}'
+        finish(memory, f"t{i}", f"How many people live in town {i}?", 1.0, shown, plan=own)
+    assert memory.get_case(unlucky["id"])["status"] == "active"  # one failure is bad luck
+    assert memory.get_case(unused["id"])["status"] == "active"  # never followed: never judged
+
+
 def test_a_case_no_longer_shown_is_quarantined_when_its_peers_improve(memory):  # noqa: F811
     bad = finish(memory, "b0", "What is the population of Bergen?", plan=BAD)
     good = finish(memory, "g0", "What is the population of Oslo?", plan=GOOD)
