@@ -52,8 +52,9 @@ def p_worse(use: dict[str, Any], baseline: float) -> float:
     """Return the posterior probability that a case succeeds less often than WORSE x baseline.
 
     The prior is the peers' level worth PRIOR credited uses. So a case without credited evidence
-    (shown, never followed) is never judged worse, nor is one failure enough (a case as good as
-    its peers fails now and then); two failures with nothing else are, at any peers' level.
+    (shown, never followed) is never judged worse, nor is one failure enough while the peers'
+    level is 0.2 or more (a case as good as its peers fails now and then); two failures with
+    nothing else are.
     """
     wins, uses = use["credit_successes"], use["credit_uses"]
     alpha, beta = PRIOR * baseline + wins, PRIOR * (1.0 - baseline) + max(uses - wins, 0.0)
