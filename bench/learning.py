@@ -32,6 +32,7 @@ OUT = Path(__file__).resolve().parent / "out"
 def run_one(policy: str, seed: int, order: int, tasks: int, families: int, k: int = 4) -> dict:
     """Run one policy over one seeded world in one task order; return successes and poison uses."""
     from memento_graph.memory.core import Memory
+    from memento_graph.memory.lifecycle import MIN_CREDIT
 
     world = World(seed=seed, tasks=tasks, families=families)
     rng = np.random.default_rng(1000 * seed + order)
@@ -72,8 +73,8 @@ def run_one(policy: str, seed: int, order: int, tasks: int, families: int, k: in
                 thread_id=f"ep-{t}", task=task, plan=plan, answer=None, reward=won, judge=JUDGE,
                 retrieved=shown, policy=policy, models=MODELS,
             )  # fmt: skip
-            for case in shown:
-                followed[case["id"]] = followed.get(case["id"], 0) + (plan == case["plan"])
+            for case in [c for c in shown if c["id"] in followed]:
+                followed[case["id"]] += plan == case["plan"]
         # a quarantined case is never retrieved again: its retrievals now are its uses until then
         follows = {}
         for case_id in poison:
@@ -83,9 +84,8 @@ def run_one(policy: str, seed: int, order: int, tasks: int, families: int, k: in
             follows[case_id] = followed[case_id]
         cases = memory.bank.all()
         usage = memory.store.usage([c["id"] for c in cases])
-        false_alarms = _false_alarms(
-            world, [c for c in cases if usage[c["id"]]["credit_uses"] >= 0.5]
-        )
+        judged = [c for c in cases if usage[c["id"]]["credit_uses"] >= MIN_CREDIT]
+        false_alarms = _false_alarms(world, judged)
     return {"success": success, "expected": expected, "poison": poison, "follows": follows,
             "false_alarms": false_alarms}  # fmt: skip
 
@@ -217,7 +217,7 @@ def main() -> None:
         follows = sorted(summary[policy]["poison_follows"])
         print(f"  times the poison plan was followed before its quarantine: {follows}")
         alarms = summary[policy]["quarantined_other"]
-        print("  other cases quarantined, of those followed (>= 0.5 credited uses): " + ", ".join(
+        print("  other cases quarantined, of those followed (judged by the lifecycle): " + ", ".join(
             f"{q}/{n} with the {kind} strategy" for kind, (q, n) in alarms.items()))  # fmt: skip
     print(f"plot: {OUT / 'learning.png'}")
 

@@ -61,16 +61,20 @@ def p_worse(use: dict[str, Any], baseline: float) -> float:
     return float(betainc(alpha, beta, WORSE * baseline))
 
 
-def check_quarantine(bank: CaseBank, store: ExperienceStore, case_ids: list[str]) -> list[str]:
+def check_quarantine(
+    bank: CaseBank, store: ExperienceStore, case_ids: list[str], baseline: float | None = None
+) -> list[str]:
     """Quarantine cases whose credited success is confidently much worse than their peers'.
 
     The peers' level is the mean reward of the user's recent episodes: a global yardstick that a spreading
-    bad case cannot drag down in its own neighbourhood. Returns the ids quarantined now.
+    bad case cannot drag down in its own neighbourhood (pass `baseline` when already known).
+    Returns the ids quarantined now.
     """
     usage = store.usage(case_ids)
     judged = [c for c in case_ids if usage[c]["credit_uses"] >= MIN_CREDIT]
-    baseline = store.mean_reward(bank.user, recent=RECENT) if judged else None
-    if baseline is None or not 0 < baseline < 1:
+    if judged and baseline is None:
+        baseline = store.mean_reward(bank.user, recent=RECENT)
+    if not judged or baseline is None or not 0 < baseline < 1:
         return []
     quarantined = []
     for case, use in ((c, usage[c["id"]]) for c in bank.get(judged)):
@@ -98,7 +102,8 @@ def sweep_quarantine(bank: CaseBank, store: ExperienceStore) -> list[str]:
     baseline = store.mean_reward(bank.user, recent=RECENT)
     if baseline is None:
         return []
-    return check_quarantine(bank, store, store.suspects(bank.user, MIN_CREDIT, baseline))
+    suspects = store.suspects(bank.user, MIN_CREDIT, baseline)
+    return check_quarantine(bank, store, suspects, baseline)
 
 
 def usefulness(case: dict[str, Any], use: dict[str, Any]) -> float:
