@@ -209,13 +209,15 @@ def main() -> None:
     if "learned" in last and "oracle" in last:
         print(f"last window: learned / oracle = {last['learned'] / last['oracle']:.3f}")
     for policy in [p for p in ("similarity", "learned") if p in summary]:
-        uses = summary[policy]["poison_uses"]
-        done = [u for u in uses if u > 0]
+        uses, follows = summary[policy]["poison_uses"], summary[policy]["poison_follows"]
+        done = [(u, f) for u, f in zip(uses, follows, strict=True) if u > 0]
         print(f"poison cases ({policy}): {len(done)}/{len(uses)} quarantined, "
-              f"{sum(u <= 10 for u in done)} within 10 retrievals; retrievals until quarantine "
-              f"{sorted(uses)} (negative: never quarantined, retrievals so far)")  # fmt: skip
-        follows = sorted(summary[policy]["poison_follows"])
-        print(f"  times the poison plan was followed before its quarantine: {follows}")
+              f"{sum(f <= 10 for _, f in done)} within 10 uses (episodes that followed its plan), "
+              f"{sum(u <= 10 for u, _ in done)} within 10 retrievals (shown at all)")  # fmt: skip
+        print(
+            f"  retrievals until quarantine: {sorted(uses)} (negative: never quarantined, so far)"
+        )
+        print(f"  uses (plan followed) until quarantine: {sorted(follows)}")
         alarms = summary[policy]["quarantined_other"]
         print("  other cases quarantined, of those followed (judged by the lifecycle): " + ", ".join(
             f"{q}/{n} with the {kind} strategy" for kind, (q, n) in alarms.items()))  # fmt: skip

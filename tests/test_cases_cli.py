@@ -71,7 +71,7 @@ def test_rollback_dedupe_stats(bank):
     assert "merged 0" in cli("dedupe").output
     data = json.loads(cli("stats", "--json").output)
     assert data["total"] == 2 and data["by_status"] == {"active": 1, "retired": 1}
-    assert data["by_label"] == {"positive": 1, "negative": 1}
+    assert data["by_label"] == {"positive": 1, "negative": 1} and data["on_trial"] == 0
     assert "case(s) for user default" in cli("stats").output
 
 

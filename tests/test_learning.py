@@ -25,8 +25,9 @@ def test_learned_beats_similarity_beats_no_memory(monkeypatch):
     assert late["similarity"] > late["none"] + 0.02
     poison = results["similarity"][0]["poison"]
     assert poison and all(0 < uses <= 10 for uses in poison.values())  # quarantined within 10 uses
-    # the learned policy stops showing poison on its own (quarantined or not, its harm is bounded)
-    assert all(abs(uses) <= 20 for uses in results["learned"][0]["poison"].values())
+    # the learned policy stops showing poison, but first tries it once more: it is quarantined too
+    poison, follows = results["learned"][0]["poison"], results["learned"][0]["follows"]
+    assert all(uses > 0 for uses in poison.values()) and all(f <= 10 for f in follows.values())
     for policy in ("similarity", "learned"):  # and good cases are not quarantined along the way
         quarantined, followed = results[policy][0]["false_alarms"]["right"]
         assert followed > 50 and quarantined <= 0.05 * followed

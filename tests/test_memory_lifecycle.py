@@ -10,6 +10,7 @@ from memento_graph.errors import MementoError
 from memento_graph.memory import lifecycle
 from memento_graph.memory.core import Memory
 from memento_graph.memory.schema import now_iso
+from memento_graph.memory.stats import case_stats
 from test_memory_core import finish, memory  # noqa: F401 - the fixture
 
 GOOD = '{"plan": [{"id": 1, "description": "search the official census table for the population"}]}'
@@ -18,6 +19,11 @@ BAD = '{"plan": [{"id": 1, "description": "guess a round number from memory with
 
 def credits(mem, thread_id: str) -> dict[str, float]:
     return {r["case_id"]: r["credit"] for r in mem.episode(thread_id)["retrieved"]}
+
+
+def on_trial(mem, case) -> bool:
+    case = mem.get_case(case["id"])
+    return lifecycle.on_trial(case, case["usage"], mem.store.mean_reward(mem.user))
 
 
 def test_credit_goes_to_the_case_whose_plan_was_followed(memory):  # noqa: F811
@@ -103,6 +109,32 @@ def test_a_case_whose_episodes_go_much_worse_is_quarantined(memory):  # noqa: F8
     ]
     lifecycle.set_status(memory.bank, poison["id"], "active", "restored")
     assert memory.retrieve("population of Bergen", 1, "similarity")[0]["id"] == poison["id"]
+
+
+def test_a_case_that_failed_once_is_tried_first_until_its_verdict(memory):  # noqa: F811
+    for i in range(6):  # peers do well
+        finish(memory, f"g{i}", f"What is the area of lake number {i}?", plan=f"measure lake {i}")
+    good = finish(memory, "o0", "What is the population of Oslo?", plan=GOOD)
+    doubtful = finish(memory, "b0", "What is the population of Bergen?", plan=BAD)
+    shown = [
+        {"id": good["id"], "rank": 1, "score": 0.9},
+        {"id": doubtful["id"], "rank": 2, "score": 0.8},
+    ]
+    for i in range(4):  # the good plan is proven
+        finish(memory, f"w{i}", f"How many people live in city {i}?", 1.0, shown, plan=GOOD)
+    shown.reverse()
+    finish(memory, "f0", "How many people live in town 0?", 0.0, shown, plan=BAD)
+    avoid = finish(memory, "n0", "What is the population of Molde?", 0.0, plan=BAD)  # negative
+    finish(memory, "f9", "How many people live in town 9?", 0.0, [{"id": avoid["id"]}], plan=BAD)
+    assert on_trial(memory, doubtful) and not on_trial(memory, good)
+    assert not on_trial(memory, avoid)  # an example to avoid is not put to the test
+    assert case_stats(memory)["on_trial"] == 1
+    firsts = {memory.retrieve("population of Bergen", 2, "learned")[0]["id"] for _ in range(10)}
+    assert firsts == {doubtful["id"]}  # a failed claim is tested next, not dropped unseen
+    for i in (1, 2):  # it works on trial: the failure was bad luck, the case is cleared
+        finish(memory, f"f{i}", f"How many people live in town {i}?", 1.0, shown, plan=BAD)
+    assert not on_trial(memory, doubtful)
+    assert memory.get_case(doubtful["id"])["status"] == "active"
 
 
 def test_capacity_retires_the_least_useful(home, memory):  # noqa: F811

@@ -199,7 +199,8 @@ def stats(user: User = None, as_json: AsJson = False) -> None:
         return _print(data, True)
     console.print(
         f"[bold]{data['total']}[/] case(s) for user {data['user']} ({data['embedder']}): "
-        f"{data['by_status']}, labels {data['by_label']}, mean reward {data['mean_reward']}"
+        f"{data['by_status']} ({data['on_trial']} on trial), labels {data['by_label']}, "
+        f"mean reward {data['mean_reward']}"
     )
     for title in ("most_useful", "least_useful"):
         table = Table("id", "status", "used", "mean reward", "usefulness", "task", title=title)

@@ -93,10 +93,11 @@ class Memory:
             pool = self.bank.query(
                 vec, max(self.candidates, 3 * k), status="active", embeddings=True
             )
-            usage = self.store.usage([c["id"] for c in pool])
-            chosen = self.learned_policy(len(vec)).select(
-                vec, pool, [usage[c["id"]] for c in pool], k
-            )
+            by_id = self.store.usage([c["id"] for c in pool])
+            usage = [by_id[c["id"]] for c in pool]
+            baseline = self.store.mean_reward(self.user, recent=lifecycle.RECENT)
+            trial = [lifecycle.on_trial(c, u, baseline) for c, u in zip(pool, usage, strict=True)]
+            chosen = self.learned_policy(len(vec)).select(vec, pool, usage, k, trial)
         keys = ("id", "task", "plan", "answer", "reward", "score", "similarity", "status")
         return [
             {**{key: c.get(key) for key in keys}, "rank": rank, "label": label_of(c["reward"])}

@@ -22,6 +22,7 @@ MAX_CASES = env_value("MEMENTO_MAX_CASES", 20000)
 MIN_CREDIT = 0.5  # a case is judged only once episodes followed it (credited uses) this much
 WORSE = 0.75  # "much worse": credited success below this share of the peers' level ...
 CONFIDENCE = env_value("MEMENTO_QUARANTINE_CONFIDENCE", 0.8)  # ... this surely
+TRIAL = 0.5  # a case more likely worse than not (but not yet surely) is on trial: tried again first
 PRIOR = 1.0  # a case starts at the peers' level, worth this many credited uses
 RECENT = 500  # the peers' level: mean reward of this many recent episodes
 SWEEP_EVERY = 10  # episodes between re-checks of cases no longer shown (their peers improve) ...
@@ -59,6 +60,21 @@ def p_worse(use: dict[str, Any], baseline: float) -> float:
     wins, uses = use["credit_successes"], use["credit_uses"]
     alpha, beta = PRIOR * baseline + wins, PRIOR * (1.0 - baseline) + max(uses - wins, 0.0)
     return float(betainc(alpha, beta, WORSE * baseline))
+
+
+def on_trial(case: dict[str, Any], use: dict[str, Any], baseline: float | None) -> bool:
+    """Return whether a positive case's verdict is open: its record says worse, not yet surely.
+
+    The learned policy shows such a case first (where it is followed) on a task it is the most
+    similar case for, so the next use decides it: a harmful case is quarantined at its second
+    failure instead of being dropped unseen after its first, and a good case that was unlucky
+    once is cleared. Negative cases (examples to avoid) are not tried.
+    """
+    if baseline is None or not 0 < baseline < 1 or use["credit_uses"] < MIN_CREDIT:
+        return False
+    if case["reward"] < 0.5:
+        return False
+    return TRIAL <= p_worse(use, baseline) < CONFIDENCE
 
 
 def check_quarantine(

@@ -8,7 +8,9 @@ rank weight w_i, and succeeding with that case's probability p_i. Its parts:
   f_i p_i^y (1 - p_i)^(1 - y) / sum_j (...)  (EM on the mixture) instead of one label shared by all
   cases, where f_i is how closely the episode's plan follows case i's plan (see `credit.py`);
   its credited successes and uses turn the prior into a Beta posterior;
-- exploration by Thompson sampling from that posterior (or epsilon-greedy), then the best K, best first.
+- exploration by Thompson sampling from that posterior (or epsilon-greedy), then the best K, best first;
+- a trial: a case whose quarantine verdict is open (see `lifecycle.on_trial`) goes first on a task
+  for which it is the most similar case, so the evidence that decides it comes soon.
 """
 
 from __future__ import annotations
@@ -86,8 +88,13 @@ class LearnedPolicy:
         candidates: list[dict[str, Any]],
         usage: list[dict[str, Any]],
         k: int,
+        trial: list[bool] | None = None,
     ) -> list[dict[str, Any]]:
-        """Score candidates (sampled or mean posterior) and keep the best k; score = P(success)."""
+        """Score candidates (sampled or mean posterior) and keep the best k; score = P(success).
+
+        `trial` marks candidates on trial: the most similar candidate goes first when it is on trial
+        (the task it fits best is the fairest test of its claim).
+        """
         if not candidates:
             return []
         alpha, beta = self.posterior(self.prior(task_vec, candidates), usage)
@@ -99,7 +106,10 @@ class LearnedPolicy:
             rank_by = np.where(self._rng.random(len(mean)) < eps, self._rng.random(len(mean)), mean)
         else:
             rank_by = mean
-        order = np.argsort(-rank_by, kind="stable")[:k]
+        order = [int(i) for i in np.argsort(-rank_by, kind="stable")[:k]]
+        nearest = int(np.argmax([c["similarity"] for c in candidates]))
+        if trial is not None and trial[nearest]:
+            order = [nearest] + [i for i in order if i != nearest][: k - 1]
         return [{**candidates[i], "score": round(float(mean[i]), 6)} for i in order]
 
     # -- learning --------------------------------------------------------------------------------------
