@@ -21,6 +21,11 @@ def credits(mem, thread_id: str) -> dict[str, float]:
     return {r["case_id"]: r["credit"] for r in mem.episode(thread_id)["retrieved"]}
 
 
+def shown_as(*cases) -> list[dict]:
+    """Return the cases as retrieved, in this order (rank 1 first)."""
+    return [{"id": c["id"], "rank": r, "score": 1 - r / 10} for r, c in enumerate(cases, start=1)]
+
+
 def on_trial(mem, case) -> bool:
     case = mem.get_case(case["id"])
     return lifecycle.on_trial(case, case["usage"], mem.store.mean_reward(mem.user))
@@ -53,10 +58,7 @@ def test_thin_evidence_never_quarantines_a_case(memory):  # noqa: F811
         finish(memory, f"g{i}", f"What is the area of lake number {i}?", plan=f"measure lake {i}")
     unlucky = finish(memory, "u0", "What is the population of Oslo?", plan=GOOD)
     unused = finish(memory, "n0", "What is the population of Bergen?", plan=BAD)
-    shown = [
-        {"id": unlucky["id"], "rank": 1, "score": 0.9},
-        {"id": unused["id"], "rank": 2, "score": 0.8},
-    ]
+    shown = shown_as(unlucky, unused)
     finish(memory, "t1", "How many people live in town 1?", 0.0, shown, plan=GOOD)  # one failure
     for i in (2, 3, 4):  # shown again, the plans are the planner's own
         own = f'{{"plan": [{{"id": 1, "description": "count the houses of town {i}"}}]}}'
@@ -70,10 +72,7 @@ def test_a_case_no_longer_shown_is_quarantined_when_its_peers_improve(memory):  
     good = finish(memory, "g0", "What is the population of Oslo?", plan=GOOD)
     for i in range(6):  # early on, most episodes fail
         finish(memory, f"f{i}", f"What is the area of lake number {i}?", 0.0, plan=f"lake {i}")
-    shown = [
-        {"id": bad["id"], "rank": 1, "score": 0.9},
-        {"id": good["id"], "rank": 2, "score": 0.8},
-    ]
+    shown = shown_as(bad, good)
     for i, won in enumerate((1.0, 0.0, 0.0, 0.0)):  # followed: one success, three failures
         finish(memory, f"u{i}", f"How many people live in town {i}?", won, shown, plan=BAD)
     assert memory.get_case(bad["id"])["status"] == "active"  # no worse than its failing peers
@@ -92,10 +91,7 @@ def test_a_case_whose_episodes_go_much_worse_is_quarantined(memory):  # noqa: F8
         finish(
             memory, f"g{i + 1}", f"What is the area of lake number {i}?", plan=f"measure lake {i}"
         )
-    shown = [
-        {"id": poison["id"], "rank": 1, "score": 0.9},
-        {"id": good["id"], "rank": 2, "score": 0.8},
-    ]
+    shown = shown_as(poison, good)
     uses = 0
     while memory.get_case(poison["id"])["status"] == "active" and uses < 10:
         uses += 1  # the planner follows the bad plan and fails
@@ -116,13 +112,10 @@ def test_a_case_that_failed_once_is_tried_first_until_its_verdict(memory):  # no
         finish(memory, f"g{i}", f"What is the area of lake number {i}?", plan=f"measure lake {i}")
     good = finish(memory, "o0", "What is the population of Oslo?", plan=GOOD)
     doubtful = finish(memory, "b0", "What is the population of Bergen?", plan=BAD)
-    shown = [
-        {"id": good["id"], "rank": 1, "score": 0.9},
-        {"id": doubtful["id"], "rank": 2, "score": 0.8},
-    ]
+    shown = shown_as(good, doubtful)
     for i in range(4):  # the good plan is proven
         finish(memory, f"w{i}", f"How many people live in city {i}?", 1.0, shown, plan=GOOD)
-    shown.reverse()
+    shown = shown_as(doubtful, good)
     finish(memory, "f0", "How many people live in town 0?", 0.0, shown, plan=BAD)
     avoid = finish(memory, "n0", "What is the population of Molde?", 0.0, plan=BAD)  # negative
     finish(memory, "f9", "How many people live in town 9?", 0.0, [{"id": avoid["id"]}], plan=BAD)
