@@ -158,3 +158,12 @@ def test_unreachable_endpoint_never_breaks_a_run(llm, home):
     assert json.loads(proc.stdout)["status"] == "done"
     warnings = [line for line in proc.stderr.splitlines() if "LangSmith" in line]
     assert len(warnings) <= 1
+
+
+def test_a_bad_flush_timeout_falls_back_and_never_fails_the_run(monkeypatch):
+    from memento_graph.tracing import flush_timeout
+
+    monkeypatch.setenv("MEMENTO_TRACE_FLUSH_TIMEOUT", "soon")  # read after the run: lenient
+    assert flush_timeout() == 5.0
+    monkeypatch.setenv("MEMENTO_TRACE_FLUSH_TIMEOUT", "2.5")
+    assert flush_timeout() == 2.5

@@ -87,7 +87,4 @@ def hold_casebank(folder: Path) -> None:
 
 
 def _wait() -> float:
-    try:
-        return max(0.0, env_value("MEMENTO_CASEBANK_WAIT", 30.0))
-    except ValueError:
-        return 30.0
+    return max(0.0, env_value("MEMENTO_CASEBANK_WAIT", 30.0))

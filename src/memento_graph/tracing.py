@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from memento_graph.context import Context, env_value
+from memento_graph.errors import MementoError
 
 _TRUE = {"1", "true", "yes", "on"}
 FEEDBACK_KEY = "reward"
@@ -49,10 +50,13 @@ def active() -> bool:
 
 
 def flush_timeout() -> float:
-    """Return the most seconds a run waits for its traces to be sent."""
+    """Return the most seconds a run waits for its traces to be sent (5 when unset or not a number).
+
+    Lenient on purpose: it is read after the run, in the sender thread too, and must not fail it.
+    """
     try:
         return max(0.0, env_value("MEMENTO_TRACE_FLUSH_TIMEOUT", 5.0))
-    except ValueError:
+    except MementoError:
         return 5.0
 
 
