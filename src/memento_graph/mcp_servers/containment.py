@@ -2,7 +2,8 @@
 
 Non-root: RLIMIT_NPROC does the counting. Root (where the kernel ignores RLIMIT_NPROC): a cgroup
 with `pids.max` when the pids controller is writable, else a watchdog that counts the members of
-the run's session and kills it past the limit. Always: SIGKILL to the process group at the end.
+the run's session and its descendants (the jail starts its own session) and kills them past the
+limit. Always: SIGKILL to the process group at the end.
 """
 
 from __future__ import annotations
@@ -89,7 +90,9 @@ def _pids_events(cgroup: Path) -> int:
 
 
 def _session_members(sid: int) -> list[int]:
-    members = []
+    """Return the processes of session `sid` and every descendant of its leader."""
+    members: set[int] = set()
+    parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -98,9 +101,17 @@ def _session_members(sid: int) -> list[int]:
         except OSError:
             continue
         fields = stat.rsplit(")", 1)[-1].split()
-        if len(fields) > 3 and int(fields[3]) == sid:
-            members.append(int(entry.name))
-    return members
+        if len(fields) > 3:
+            parents[int(entry.name)] = int(fields[1])
+            if int(fields[3]) == sid:
+                members.add(int(entry.name))
+    for pid in parents:
+        chain, seen = pid, 0
+        while chain in parents and chain not in members and seen < 64:
+            chain, seen = parents[chain], seen + 1
+        if chain in members or chain == sid:
+            members.add(pid)
+    return sorted(members)
 
 
 def _kill(pid: int) -> None:

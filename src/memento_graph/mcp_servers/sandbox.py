@@ -1,8 +1,8 @@
 """The code server's subprocess sandbox: import allowlist, rlimits, scrubbed env, killable process group.
 
-Contained: time (wall and CPU), memory (address space), processes (see containment.py), file size,
-network (a new network namespace when the kernel allows it) and secrets (scrubbed environment).
-Every process the code started is killed when the call ends.
+Contained: the file system, processes, users and network by the bubblewrap jail (jail.py); time
+(wall and CPU), memory (address space), processes (see containment.py), file size and secrets
+(scrubbed environment) here. Every process the code started is killed when the call ends.
 """
 
 from __future__ import annotations
@@ -15,10 +15,14 @@ import os
 import resource
 import signal
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
+from memento_graph.context import env_value
+from memento_graph.errors import MementoError
+from memento_graph.mcp_servers import jail
 from memento_graph.mcp_servers.containment import Containment
+from memento_graph.mcp_servers.secret_env import scrubbed
 
 ALLOWED_IMPORTS = frozenset(
     """array base64 bisect calendar cmath collections colorsys copy csv dataclasses datetime decimal
@@ -44,23 +48,6 @@ FORBIDDEN_NAMES = frozenset(
         "memoryview",
     }
 )
-SECRET_MARKERS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "AUTH", "COOKIE")
-SECRET_PREFIXES = (
-    "OPENAI_",
-    "ANTHROPIC_",
-    "AWS_",
-    "AZURE_",
-    "GOOGLE_",
-    "GCP_",
-    "E2B_",
-    "LANGSMITH_",
-    "LANGCHAIN_",
-    "HF_",
-    "GITHUB_",
-    "GH_",
-    "SSH_",
-    "MEMENTO_",
-)
 OUTPUT_BUDGET = 20_000
 _CLONE_NEWNET = 0x40000000
 
@@ -69,11 +56,25 @@ _CLONE_NEWNET = 0x40000000
 class Limits:
     """Resource limits of one run."""
 
-    timeout: float = float(os.environ.get("MEMENTO_SANDBOX_TIMEOUT", "30"))
-    memory_mb: int = int(os.environ.get("MEMENTO_SANDBOX_MEMORY_MB", "2048"))
-    nproc: int = int(os.environ.get("MEMENTO_SANDBOX_NPROC", "64"))
-    fsize_mb: int = int(os.environ.get("MEMENTO_SANDBOX_FSIZE_MB", "64"))
-    network: bool = os.environ.get("MEMENTO_SANDBOX_NETWORK", "") in {"1", "true", "yes"}
+    timeout: float = 30.0
+    memory_mb: int = 2048
+    nproc: int = 64
+    fsize_mb: int = 64
+    network: bool = False
+
+    @classmethod
+    def from_env(cls) -> Limits:
+        """Read the MEMENTO_SANDBOX_* limits now; a bad value is a SandboxError naming it."""
+        values = {}
+        for item in fields(cls):
+            name = f"MEMENTO_SANDBOX_{item.name.upper()}"
+            try:
+                values[item.name] = value = env_value(name, item.default)
+            except MementoError as exc:
+                raise SandboxError(str(exc)) from None
+            if not isinstance(value, bool) and value <= 0:
+                raise SandboxError(f"{name}={value!r} must be positive")
+        return cls(**values)
 
 
 class SandboxError(Exception):
@@ -105,7 +106,7 @@ def check_python(code: str) -> None:
 def scrub_env(workspace: Path) -> dict[str, str]:
     """Return a minimal environment without secrets."""
     keep = {k: v for k, v in os.environ.items() if k in {"PATH", "LANG", "LC_ALL", "TZ", "TERM"}}
-    env = {k: v for k, v in keep.items() if not _is_secret(k)}
+    env = {k: v for k, v in keep.items() if not scrubbed(k)}
     env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
     env.update(
         HOME=str(workspace),
@@ -120,14 +121,9 @@ def scrub_env(workspace: Path) -> dict[str, str]:
     return env
 
 
-def _is_secret(name: str) -> bool:
-    upper = name.upper()
-    return any(m in upper for m in SECRET_MARKERS) or upper.startswith(SECRET_PREFIXES)
-
-
-def _preexec(limits: Limits) -> None:
-    """Run in the child before exec: new net namespace, rlimits."""
-    if not limits.network:
+def _preexec(limits: Limits, unsafe: bool) -> None:
+    """Run in the child before exec: rlimits (and, unjailed, a new net namespace if possible)."""
+    if unsafe and not limits.network:
         with contextlib.suppress(Exception):
             ctypes.CDLL(None, use_errno=True).unshare(_CLONE_NEWNET)
     cpu = max(1, int(limits.timeout) + 1)
@@ -149,10 +145,11 @@ class RunResult:
     stderr: str
     timed_out: bool = False
     process_limit: bool = False
+    unsandboxed: bool = False
 
     def text(self, limits: Limits) -> str:
         """Render the result for the model, with a clear note on any limit that was hit."""
-        parts = []
+        parts = [jail.WARNING] if self.unsandboxed else []
         if self.stdout:
             parts.append(_clip(self.stdout))
         if self.stderr:
@@ -184,24 +181,39 @@ def _clip(text: str) -> str:
 
 
 async def run_subprocess(argv: list[str], workspace: Path, limits: Limits) -> RunResult:
-    """Run `argv` in `workspace` under the limits; kill everything it started when it ends."""
+    """Run `argv` jailed in `workspace` under the limits; kill everything it started when it ends.
+
+    Raises jail.JailError when the jail cannot be set up (and MEMENTO_SANDBOX is not unsafe-none).
+    """
+    unsafe = jail.mode() == jail.UNSAFE
+    fds: list[int] = []
+    if unsafe:
+        sys.stderr.write(jail.WARNING + "\n")
+    else:
+        await jail.check(limits.network)
+        argv, fds = jail.wrap(argv, workspace, limits.network)
     box = Containment(limits.nproc)
 
     def preexec() -> None:
         box.enter_child()
-        _preexec(limits)
+        _preexec(limits, unsafe)
 
     try:
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            cwd=workspace,
-            env=scrub_env(workspace),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            start_new_session=True,
-            preexec_fn=preexec,
-        )
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv,
+                cwd=workspace,
+                env=scrub_env(workspace),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                start_new_session=True,
+                preexec_fn=preexec,
+                pass_fds=fds,
+            )
+        finally:
+            for fd in fds:
+                os.close(fd)
         box.pid = proc.pid
         timed_out = False
         reading = asyncio.ensure_future(_read_capped(proc))
@@ -224,6 +236,7 @@ async def run_subprocess(argv: list[str], workspace: Path, limits: Limits) -> Ru
         box.close()
     result = RunResult(code, out.decode(errors="replace"), err.decode(errors="replace"), timed_out)
     result.process_limit = box.tripped
+    result.unsandboxed = unsafe
     return result
 
 
