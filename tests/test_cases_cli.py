@@ -49,6 +49,24 @@ def test_list_show_search(bank):
     assert [c["task"] for c in bob] == ["Who discovered America?"]
 
 
+def test_list_pages_newest_first(bank):
+    memory, (radium, penicillin) = bank
+    pages = [json.loads(cli("list", "--json", "--limit", "1", "--offset", n).output) for n in "012"]
+    assert [[c["id"] for c in page] for page in pages] == [[penicillin["id"]], [radium["id"]], []]
+    assert pages[0][0]["usage"]["times_retrieved"] == 0
+    retired = cli("list", "--json", "--status", "retired", "--offset", "0")
+    assert json.loads(retired.output) == []
+    assert isinstance(cli("list", "--offset", "-1").exception, MementoError)
+
+
+def test_stats_without_usage_says_so(bank):
+    out = cli("stats", "--user", "nobody")
+    assert out.exit_code == 0 and "0 case(s) for user nobody" in out.output
+    assert "no usage yet" in out.output and "{" not in out.output
+    data = json.loads(cli("stats", "--json", "--user", "nobody").output)
+    assert data["total"] == 0 and data["most_useful"] == [] and data["mean_reward"] is None
+
+
 def test_quarantine_restore_delete(bank):
     memory, (radium, _) = bank
     assert cli("quarantine", radium["id"], "--reason", "wrong person").exit_code == 0

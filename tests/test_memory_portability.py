@@ -98,3 +98,20 @@ def test_bad_files_fail_clearly_and_store_nothing(memory, tmp_path, content, mes
     assert memory.list_cases() == []
     with pytest.raises(MementoError, match="no such file"):
         import_cases(memory, tmp_path / "missing.jsonl")
+
+
+def test_imports_more_cases_than_sqlite_has_variables(home, tmp_path):
+    """One file of 33,000 cases: every Chroma call by ids is batched (SQLite allows 32,766 variables)."""
+    from hashed_embedder import HashedEmbedder
+    from memento_graph.memory.core import Memory
+
+    path = tmp_path / "big.jsonl"
+    rows = (
+        json.dumps({"question": f"task {i}", "plan": "p", "reward": i % 2}) for i in range(33000)
+    )
+    path.write_text("\n".join(rows) + "\n")
+    big = Memory(home, "big", HashedEmbedder(), max_cases=40000)
+    assert import_cases(big, path)["imported"] == 33000
+    assert big.bank.count() == 33000
+    assert import_cases(big, path)["skipped"] == 33000
+    assert len(big.bank.get(big.bank.ids())) == 33000

@@ -62,14 +62,21 @@ def _print(data: Any, as_json: bool, table: Table | None = None) -> None:
 @app.command("list")
 def list_cases(
     status: Annotated[str | None, typer.Option(help="active, quarantined or retired.")] = None,
-    limit: Annotated[int, typer.Option(help="Most cases to show.")] = 50,
+    limit: Annotated[int, typer.Option(help="Cases per page.")] = 50,
+    offset: Annotated[int, typer.Option(help="Skip this many of the newest (the next page).")] = 0,
     user: User = None,
     as_json: AsJson = False,
 ) -> None:
-    """List cases, newest first."""
+    """List one page of cases, the most recently stored first."""
     if status and status not in STATUSES:
         raise MementoError(f"unknown status {status!r}: use one of {', '.join(STATUSES)}")
-    cases = _memory(user).list_cases(status=status, limit=limit)
+    if limit < 0 or offset < 0:
+        raise MementoError("--limit and --offset must be 0 or more")
+    memory = _memory(user)
+    cases = memory.bank.page(status=status, limit=limit, offset=offset)
+    usage = memory.store.usage([c["id"] for c in cases])
+    for case in cases:
+        case["usage"] = usage[case["id"]]
     _print(cases, as_json, _table(cases))
 
 
@@ -191,21 +198,44 @@ def import_(file: Path, user: User = None) -> None:
 
 @app.command()
 def stats(user: User = None, as_json: AsJson = False) -> None:
-    """Show counts by status and reward, and the most and least useful cases."""
+    """Show counts by status and label, and the most and least useful cases."""
     from memento_graph.memory.stats import case_stats
 
     data = case_stats(_memory(user))
     if as_json:
         return _print(data, True)
-    console.print(
-        f"[bold]{data['total']}[/] case(s) for user {data['user']} ({data['embedder']}): "
-        f"{data['by_status']} ({data['on_trial']} on trial), labels {data['by_label']}, "
-        f"mean reward {data['mean_reward']}"
-    )
-    for title in ("most_useful", "least_useful"):
+    console.print(_summary(data))
+    if not data["most_useful"]:
+        console.print("no usage yet: no case has been retrieved for a task")
+        return None
+    for key, title in (("most_useful", "Most useful"), ("least_useful", "Least useful")):
         table = Table("id", "status", "used", "mean reward", "usefulness", "task", title=title)
-        for c in data[title]:
+        for c in data[key]:
             mean = "-" if c["mean_reward"] is None else f"{c['mean_reward']:.2f}"
             table.add_row(c["id"], c["status"], str(c["times_retrieved"]), mean,
                           f"{c['usefulness']:.2f}", _short(c["task"], 50))  # fmt: skip
         console.print(table)
+    return None
+
+
+def _summary(data: dict[str, Any]) -> Table:
+    """Return the counts of `cases stats` as a two-column table."""
+
+    def counts(found: dict[str, int], keys: tuple[str, ...]) -> str:
+        return ", ".join(f"{found.get(k, 0)} {k}" for k in keys)
+
+    def mean(value: float | None) -> str:
+        return "-" if value is None else f"{value:.2f}"
+
+    table = Table(show_header=False, title=f"{data['total']} case(s) for user {data['user']}")
+    rows = [
+        ("embedder", data["embedder"]),
+        ("status", counts(data["by_status"], STATUSES)),
+        ("on trial", str(data["on_trial"])),
+        ("label", counts(data["by_label"], ("positive", "negative"))),
+        ("mean reward of cases", mean(data["mean_reward"])),
+        ("mean reward of episodes", mean(data["episodes_mean_reward"])),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    return table

@@ -19,7 +19,12 @@ from memento_graph.memory.schema import from_metadata, to_metadata
 _CLIENTS: dict[str, Any] = {}
 _CLIENTS_LOCK = threading.Lock()
 _CALL_LOCKS: dict[int, threading.RLock] = {}
-_BATCH = 4000  # below Chroma's max batch size
+_BATCH = 4000  # ids or rows per Chroma call: below its max batch size and SQLite's 32,766 variables
+
+
+def chunks(items: list[Any], size: int = _BATCH) -> list[list[Any]]:
+    """Split a list into consecutive parts of at most `size` (every Chroma call by ids goes through this)."""
+    return [items[start : start + size] for start in range(0, len(items), size)]
 
 
 def chroma_client(path: Path) -> Any:
@@ -91,6 +96,8 @@ class CaseBank:
             metadata={"user": user, "embedder": embedder.id},
         )
         self.collection = Serialised(collection, client)
+        self.inactive: int | None = None  # cases not active at the last exact count (see lifecycle)
+        self.checks = 0  # capacity checks since that count
 
     def siblings(self) -> list[CaseBank]:
         """Return this user's non-empty banks under other embedders (largest first)."""
@@ -127,31 +134,63 @@ class CaseBank:
 
     def update(self, case_id: str, **fields: Any) -> None:
         """Change top-level metadata fields of one case (status, reward, ...)."""
-        self.collection.update(
-            ids=[case_id], metadatas=[{k: v for k, v in fields.items() if v is not None}]
-        )
+        self.update_many([case_id], **fields)
+
+    def update_many(self, ids: list[str], **fields: Any) -> None:
+        """Set the same top-level metadata fields on many cases, in batches."""
+        meta = {k: v for k, v in fields.items() if v is not None}
+        for part in chunks(list(ids)):
+            self.collection.update(ids=part, metadatas=[meta] * len(part))
 
     def get(self, ids: list[str], embeddings: bool = False) -> list[dict[str, Any]]:
         """Return the cases with these ids (unknown ids are left out), optionally with `embedding`."""
-        if not ids:
-            return []
         include = ["documents", "metadatas"] + (["embeddings"] if embeddings else [])
-        got = self.collection.get(ids=list(ids), include=include)
-        return self._rows(got, embeddings)
+        rows: list[dict[str, Any]] = []
+        for part in chunks(list(ids)):
+            rows.extend(self._rows(self.collection.get(ids=part, include=include), embeddings))
+        return rows
+
+    def existing(self, ids: list[str]) -> set[str]:
+        """Return which of these ids are stored, reading ids only."""
+        return {
+            i
+            for part in chunks(list(ids))
+            for i in self.collection.get(ids=part, include=[])["ids"]
+        }
+
+    def ids(self, where: dict[str, Any] | None = None) -> list[str]:
+        """Return the ids of every case (matching a Chroma `where`), in storage order, reading nothing else."""
+        return self.collection.get(where=where, include=[])["ids"]
+
+    def metadata(self, where: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+        """Return the flat metadata of every case (matching `where`) by id, without tasks or vectors."""
+        got = self.collection.get(where=where, include=["metadatas"])
+        return {i: m or {} for i, m in zip(got["ids"], got["metadatas"], strict=True)}
 
     def all(
         self, where: dict[str, Any] | None = None, embeddings: bool = False
     ) -> list[dict[str, Any]]:
         """Return every case (optionally filtered by a Chroma `where`)."""
-        include = ["documents", "metadatas"] + (["embeddings"] if embeddings else [])
-        out: list[dict[str, Any]] = []
-        total = self.count()
-        for offset in range(0, total, _BATCH):
-            got = self.collection.get(where=where, include=include, limit=_BATCH, offset=offset)
-            out.extend(self._rows(got, embeddings))
-            if where is not None and len(got["ids"]) < _BATCH:
-                break
-        return out
+        return self.get(self.ids(where), embeddings)
+
+    def page(self, status: str | None = None, limit: int = 50, offset: int = 0) -> list[dict]:
+        """Return one page of cases, most recently stored first, skipping the `offset` newest.
+
+        Without a status this reads only the page (Chroma's limit/offset); with one, the matching ids too.
+        """
+        if limit <= 0 or offset < 0:
+            return []
+        if status is None:
+            total = self.count()
+            start = max(total - offset - limit, 0)
+            if total - offset <= 0:
+                return []
+            include = ["documents", "metadatas"]
+            got = self.collection.get(include=include, limit=total - offset - start, offset=start)
+            return self._rows(got, False)[::-1]
+        ids = self.ids({"status": status})
+        wanted = ids[max(len(ids) - offset - limit, 0) : max(len(ids) - offset, 0)]
+        return self.get(wanted)[::-1]
 
     def query(
         self, vector: np.ndarray, n: int, status: str | None = None, embeddings: bool = False
@@ -186,8 +225,8 @@ class CaseBank:
 
     def delete(self, ids: list[str]) -> None:
         """Remove cases for good."""
-        if ids:
-            self.collection.delete(ids=list(ids))
+        for part in chunks(list(ids)):
+            self.collection.delete(ids=part)
 
     @staticmethod
     def _rows(got: dict[str, Any], embeddings: bool) -> list[dict[str, Any]]:

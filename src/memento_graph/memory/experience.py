@@ -18,6 +18,14 @@ import sqlite_utils
 from memento_graph.memory.schema import now_iso
 from memento_graph.sqlite import open_db
 
+# per-user scans read these instead of the rows (an episode row holds its task embedding)
+_INDEXES = (
+    ("retrievals", ["user", "case_id", "thread_id", "credit"]),  # credit totals, suspects
+    ("episodes", ["thread_id", "reward"]),  # an episode's reward in those joins
+    ("episodes", ["user", "created_at", "reward"]),  # recent mean reward, count
+)
+SUSPECTS = 1000  # most cases one quarantine sweep re-checks (the likeliest bad first)
+
 
 class ExperienceStore:
     """Episodes and retrievals of every user, in `<home>/experience.sqlite`."""
@@ -50,6 +58,8 @@ class ExperienceStore:
         )
         db["retrievals"].create_index(["case_id"], if_not_exists=True)
         db["episodes"].create_index(["user", "created_at"], if_not_exists=True)
+        for table, columns in _INDEXES:  # also added to stores made before them
+            db[table].create_index(columns, if_not_exists=True)
 
     def episode(self, thread_id: str) -> dict[str, Any] | None:
         """Return one episode with its retrievals, or None."""
@@ -141,15 +151,38 @@ class ExperienceStore:
                 "select count(*) from episodes where user = ?", [user]
             ).fetchone()[0]
 
-    def suspects(self, user: str, min_credit: float, below: float) -> list[str]:
-        """Return a user's cases with `min_credit`+ credited uses and a credited rate below `below`."""
+    def suspects(
+        self, user: str, min_credit: float, below: float, limit: int = SUSPECTS
+    ) -> list[str]:
+        """Return a user's cases with `min_credit`+ credited uses and a credited rate below `below`.
+
+        At most `limit`, lowest rate first with the level `below` as a one-use prior (much evidence of a
+        low rate comes before one failure), so one sweep's work is bounded.
+        """
         sql = (
             "select r.case_id from retrievals r join episodes e on e.thread_id = r.thread_id "
             "where r.user = ? group by r.case_id having sum(r.credit) >= ? "
-            "and sum(r.credit * e.reward) < ? * sum(r.credit)"
+            "and sum(r.credit * e.reward) < ? * sum(r.credit) "
+            "order by (sum(r.credit * e.reward) + ?) / (sum(r.credit) + 1.0), r.case_id limit ?"
+        )
+        args = [user, min_credit, below, below, limit]
+        with self.lock:
+            return [row[0] for row in self.db.execute(sql, args).fetchall()]
+
+    def totals(self, user: str) -> dict[str, dict[str, Any]]:
+        """Return the usage of every case a user was shown, in one pass (as `usage`, without rewards)."""
+        sql = (
+            "select r.case_id, count(*), avg(e.reward), sum(r.credit), sum(r.credit * e.reward) "
+            "from retrievals r join episodes e on e.thread_id = r.thread_id "
+            "where r.user = ? group by r.case_id"
         )
         with self.lock:
-            return [row[0] for row in self.db.execute(sql, [user, min_credit, below]).fetchall()]
+            rows = self.db.execute(sql, [user]).fetchall()
+        keys = ("times_retrieved", "mean_reward", "credit_uses", "credit_successes")
+        return {
+            r[0]: dict(zip(keys, (r[1], r[2], float(r[3] or 0.0), float(r[4] or 0.0)), strict=True))
+            for r in rows
+        }
 
     def episodes(self, user: str, since: float | None = None) -> list[dict[str, Any]]:
         """Return a user's episodes (without embeddings), oldest first."""

@@ -30,6 +30,8 @@ SWEEP_SHARE = (
     0.01  # ... or this share of the user's episodes, when larger (the sweep reads them all)
 )
 ACTIVE = {"status": "active"}
+RETIRE_TO = 0.95  # a bank over capacity retires down to this share of it (at least to capacity)
+RECOUNT = 1000  # capacity checks between exact counts of the active cases (restores by hand)
 
 
 def find_duplicate(bank: CaseBank, vector: np.ndarray, task: str, threshold: float) -> dict | None:
@@ -130,19 +132,40 @@ def usefulness(case: dict[str, Any], use: dict[str, Any]) -> float:
 
 
 def enforce_capacity(bank: CaseBank, store: ExperienceStore, max_cases: int) -> list[str]:
-    """Retire the least useful (then oldest) active cases beyond `max_cases`; return their ids."""
-    if bank.count() <= max_cases:
+    """Retire the least useful (then oldest) active cases once more than `max_cases` are active.
+
+    Only active cases count. Their number is bounded by the bank's size less the cases found inactive at
+    the last exact count, which is redone only when that bound is over capacity or every RECOUNT checks.
+    A full bank retires down to RETIRE_TO of its capacity in one batched update, so eviction (one read of
+    the active cases' metadata) runs once per max_cases/20 new cases: amortised O(1) per task.
+    Returns the ids retired now.
+    """
+    total = bank.count()
+    if total <= max_cases:
         return []
-    active = bank.all(where=ACTIVE)
-    excess = len(active) - max_cases
-    if excess <= 0:
+    bank.checks += 1
+    if bank.inactive is None or bank.checks >= RECOUNT or total - bank.inactive > max_cases:
+        bank.inactive, bank.checks = total - len(bank.ids(ACTIVE)), 0
+    active = total - bank.inactive
+    if active <= max_cases:
         return []
-    usage = store.usage([c["id"] for c in active])
-    active.sort(key=lambda c: (usefulness(c, usage[c["id"]]), c["provenance"]["created_at"] or ""))
-    victims = [c["id"] for c in active[:excess]]
-    for case_id in victims:
-        set_status(bank, case_id, "retired", "evicted: capacity")
+    victims = least_useful(bank, store, active - int(max_cases * RETIRE_TO + 0.999))
+    bank.update_many(victims, status="retired", status_reason=f"evicted: capacity at {now_iso()}")
+    bank.inactive += len(victims)
     return victims
+
+
+def least_useful(bank: CaseBank, store: ExperienceStore, n: int) -> list[str]:
+    """Return the ids of the n least useful (then oldest) active cases, from metadata and SQL totals."""
+    if n <= 0:
+        return []
+    usage = store.totals(bank.user)
+
+    def key(item: tuple[str, dict[str, Any]]) -> tuple[float, str]:
+        case = {"reward": float(item[1].get("reward") or 0.0)}
+        return usefulness(case, usage.get(item[0], _NO_USE)), item[1].get("created_at") or ""
+
+    return [case_id for case_id, _ in sorted(bank.metadata(ACTIVE).items(), key=key)[:n]]
 
 
 def rollback(bank: CaseBank, since: str) -> list[str]:

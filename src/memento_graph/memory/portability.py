@@ -72,7 +72,7 @@ def import_cases(memory: Memory, path: Path) -> dict[str, Any]:
         cases = [_from_original(row, n, memory.user, path.name) for n, row in rows]
         reuse = False
     with memory.lock:
-        known = {c["id"] for c in memory.bank.get([c["id"] for c in cases])}
+        known = memory.bank.existing([c["id"] for c in cases])
         fresh = list({c["id"]: c for c in cases if c["id"] not in known}.values())
         vectors = _vectors(memory, fresh, reuse)
         for case in fresh:
