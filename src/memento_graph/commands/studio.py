@@ -8,6 +8,7 @@ in Studio and can be resumed there.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -136,15 +137,72 @@ def register_threads(url: str, home: Path) -> int:
 
 
 def stop_server(proc: Any, grace: float = 10) -> None:
-    """Stop the server and its children (SIGTERM, then SIGKILL)."""
-    if proc.poll() is not None:
-        return
-    os.killpg(proc.pid, signal.SIGTERM)
+    """Stop the server and its process group (SIGTERM, then SIGKILL), even if the leader exited."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
     try:
         proc.wait(grace)
     except subprocess.TimeoutExpired:
+        pass
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class Stopped(BaseException):
+    """A signal (Ctrl-C, a closed terminal, `timeout`, systemd) asked `memento studio` to stop.
+
+    A BaseException, like KeyboardInterrupt, so no `except Exception` on the way swallows it.
+    """
+
+
+class _Signals:
+    """Stop-signal handler: records the first signal, raises `Stopped` only while armed."""
+
+    def __init__(self) -> None:
+        self.received = ""
+        self.armed = False
+
+    def __call__(self, signum: int, _frame: Any) -> None:
+        if self.received:
+            return  # one stop is enough: let the cleanup finish
+        self.received = signal.Signals(signum).name
+        if self.armed:
+            raise Stopped(self.received)
+
+
+def serve(home: Path, host: str, port: int, console: Any) -> None:
+    """Run the server until it exits or a stop signal comes; always stop its process group."""
+    log = home / "logs" / "studio.log"
+    url = f"http://{host}:{port}"
+    signals = _Signals()
+    previous = {sig: signal.signal(sig, signals) for sig in STOP_SIGNALS}
+    proc = None
+    try:
+        proc = start_server(home, host, port)
+        signals.armed = True  # from here on `proc` is known: a signal raises, `finally` stops it
+        if signals.received:
+            raise Stopped(signals.received)
+        wait_ready(proc, url, log)
+        shared = register_threads(url, home)
+        console.print(f"API     {url}", highlight=False)
+        console.print(f"Studio  {STUDIO_URL.format(url=url)}", highlight=False)
+        console.print(f"threads {shared} from the CLI; log {log}; Ctrl-C stops", highlight=False)
         proc.wait()
+        if proc.returncode:
+            raise MementoError(f"langgraph dev exited with code {proc.returncode}; see {log}")
+    except (Stopped, KeyboardInterrupt) as stop:
+        with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
+            console.print(f"stopping the server ({stop or 'SIGINT'})", highlight=False)
+    finally:
+        signals.armed = False
+        if proc is not None:
+            stop_server(proc)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def studio(
@@ -165,21 +223,4 @@ def studio(
         )
     if port is not None and _port_taken(host, port):
         raise MementoError(f"port {port} is in use: choose another with --port, or leave it out")
-    port = port or free_port(host)
-    home = Context().home_path
-    log = home / "logs" / "studio.log"
-    url = f"http://{host}:{port}"
-    proc = start_server(home, host, port)
-    try:
-        wait_ready(proc, url, log)
-        shared = register_threads(url, home)
-        console.print(f"API     {url}", highlight=False)
-        console.print(f"Studio  {STUDIO_URL.format(url=url)}", highlight=False)
-        console.print(f"threads {shared} from the CLI; log {log}; Ctrl-C stops", highlight=False)
-        proc.wait()
-        if proc.returncode:
-            raise MementoError(f"langgraph dev exited with code {proc.returncode}; see {log}")
-    except KeyboardInterrupt:
-        console.print("stopping the server")
-    finally:
-        stop_server(proc)
+    serve(Context().home_path, host, port or free_port(host), console)
