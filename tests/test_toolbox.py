@@ -103,7 +103,7 @@ async def test_server_failing_to_start_is_reported_and_skipped(tmp_path, caplog)
             assert box.servers["math"] == "ready" and box.servers["fixture"] == "ready"
             assert box.servers["ghost"].startswith("failed: ")
             assert "no-such-binary" in box.servers["ghost"]
-            assert box.servers["dies"].startswith("failed: ")
+            assert box.servers["dies"] == "failed: exited with code 1 (no stderr output)"
             assert {t.metadata["server"] for t in box.tools} == {"math", "fixture"}
     warnings = [r.getMessage() for r in caplog.records]
     assert sum("ghost" in w for w in warnings) == 1 and sum("dies" in w for w in warnings) == 1
@@ -113,7 +113,7 @@ async def test_config_errors_are_one_line_memento_errors(tmp_path):
     bad = tmp_path / "bad.json"
     cases = {
         "not json": "is not valid JSON",
-        json.dumps({"servers": {}}): 'has no "mcpServers" object',
+        json.dumps({"server": {}}): 'has no "mcpServers" object',
         json.dumps({"mcpServers": {"x": {"args": []}}}): 'needs a "command" or a "url"',
         json.dumps(
             {"mcpServers": {"x": {"url": "http://h", "transport": "pigeon"}}}

@@ -88,3 +88,30 @@ def test_call_errors_are_memento_errors(tmp_path, monkeypatch):
         result = invoke(tmp_path, monkeypatch, *args)
         assert isinstance(result.exception, MementoError), (args, result.output)
         assert message in str(result.exception) and "\n" not in str(result.exception)
+
+
+def test_not_configured_names_the_variable_to_set(tmp_path, monkeypatch):
+    for var in ("SEARXNG_URL", "MEMENTO_VISION_MODEL", "MEMENTO_TRANSCRIBE_MODEL"):
+        monkeypatch.delenv(var, raising=False)
+    result = invoke(tmp_path, monkeypatch, "--disable", "crawl,documents,code,spreadsheet,math")
+    assert result.exit_code == 0, result.output
+    rows = {
+        line.split("│")[1].strip(): line.split("│")[2].strip()
+        for line in result.output.splitlines()
+        if line.count("│") >= 3
+    }
+    assert rows["search"] == "not configured: set SEARXNG_URL"
+    assert rows["media"] == "not configured: set MEMENTO_VISION_MODEL or MEMENTO_TRANSCRIBE_MODEL"
+    assert rows["math"] == "disabled"
+    called = invoke(
+        tmp_path,
+        monkeypatch,
+        "call",
+        "search",
+        "web_search",
+        "--disable",
+        "crawl,documents,code,spreadsheet,math",
+    )
+    assert str(called.exception) == (
+        "server 'search' is not available: not configured: set SEARXNG_URL"
+    )

@@ -138,9 +138,9 @@ async def _hold(
                 ready.set_result(tools)
             await stop.wait()
     except Exception as exc:  # noqa: BLE001 - any failure of a server is reported, never raised
-        reason = _reason(exc)
+        reason, stderr_log = await _ended(client, name, exc)
         if not ready.done():
-            ready.set_exception(RuntimeError(reason))
+            ready.set_exception(RuntimeError(reason, stderr_log))
         elif not stop.is_set() and box.servers.get(name) == "ready":
             box.servers[name] = f"failed: crashed ({reason})"
             log.warning("MCP server %s stopped: %s", name, reason)
@@ -156,13 +156,14 @@ async def _wait_ready(ready: dict[str, asyncio.Future], box: Toolbox) -> dict[st
             fut.cancel()
             reason = f"did not start within {START_TIMEOUT:g} s"
         elif fut.exception() is not None:
-            reason = str(fut.exception())
+            reason, *where = fut.exception().args or ("unknown error",)
         else:
             loaded[name] = fut.result()
             box.servers[name] = "ready"
             continue
         box.servers[name] = f"failed: {reason}"
-        log.warning("MCP server %s failed to start: %s", name, reason)
+        full = f" (full log: {where[0]})" if where and where[0] else ""
+        log.warning("MCP server %s failed to start: %s%s", name, reason, full)
     return loaded
 
 
@@ -259,6 +260,20 @@ def _reason(exc: BaseException) -> str:
         exc = exc.exceptions[0]
     text = " ".join(str(exc).split()) or type(exc).__name__
     return f"{type(exc).__name__}: {text}"[:300]
+
+
+async def _ended(client: Any, name: str, exc: BaseException) -> tuple[str, Path | None]:
+    """Say why a server stopped: its exit code and last stderr lines when it had a stderr log."""
+    from memento_graph.mcp_servers.server_log import failure, log_of
+
+    reason = _reason(exc)
+    stderr_log = log_of(getattr(client, "connections", {}).get(name) or {})
+    if stderr_log is None:
+        return reason, None
+    ended = await asyncio.to_thread(failure, stderr_log)
+    if ended.startswith("exited"):
+        return ended, stderr_log
+    return (f"{reason}; {ended}" if ended else reason), stderr_log
 
 
 async def _close(holders: list[asyncio.Task]) -> None:

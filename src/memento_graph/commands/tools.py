@@ -12,10 +12,22 @@ from memento_graph.errors import MementoError
 
 app = typer.Typer(help="MCP servers (built-in and from mcp.json) and their tools.")
 
-MCP_CONFIG = typer.Option("", "--mcp-config", help="Path of an mcp.json (Claude Desktop format).")
+MCP_CONFIG = typer.Option(
+    "", "--mcp-config", help="Path of an mcp.json (Claude Desktop, Claude Code, Cursor or VS Code)."
+)
 DISABLE = typer.Option(
     "", "--disable", help="Built-in servers to switch off (comma-separated, or 'all')."
 )
+
+
+def explain(server: str, status: str) -> str:
+    """Add to 'not configured' the variables that configure a built-in server."""
+    from memento_graph.mcp_servers import BUILTINS
+
+    builtin = BUILTINS.get(server)
+    if status != "not configured" or builtin is None or not builtin.requires:
+        return status
+    return f"{status}: set {' or '.join(builtin.requires)}"
 
 
 def _context(mcp_config: str, disable: str) -> Any:
@@ -39,6 +51,7 @@ def tools(ctx: typer.Context, mcp_config: str = MCP_CONFIG, disable: str = DISAB
 
 async def _list(context: Any) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from memento_graph.toolbox import open_toolbox
@@ -50,7 +63,7 @@ async def _list(context: Any) -> None:
             style = (
                 "green" if status == "ready" else ("red" if status.startswith("failed") else "dim")
             )
-            table.add_row(server, f"[{style}]{status}[/{style}]", names)
+            table.add_row(server, f"[{style}]{escape(explain(server, status))}[/{style}]", names)
         console = Console()
         console.print(table)
         for note in box.clashes:
@@ -92,7 +105,8 @@ async def _call(context: Any, server: str, tool: str, arguments: dict) -> tuple[
         if server not in box.servers:
             raise MementoError(f"unknown server {server!r} (known: {', '.join(box.servers)})")
         if box.servers[server] != "ready":
-            raise MementoError(f"server {server!r} is not available: {box.servers[server]}")
+            status = explain(server, box.servers[server])
+            raise MementoError(f"server {server!r} is not available: {status}")
         found = box.find(server, tool)
         if found is None:
             names = ", ".join(t.name for t in box.server_tools.get(server, []))

@@ -1,8 +1,7 @@
-"""Connections for the toolbox: the enabled built-ins plus the servers of a Claude Desktop mcp.json."""
+"""Connections for the toolbox: the enabled built-ins plus the servers of an mcp.json (any dialect)."""
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -10,15 +9,8 @@ from typing import Any
 
 import memento_graph
 from memento_graph.errors import MementoError
-from memento_graph.mcp_servers import BUILTINS
-
-TRANSPORTS = {
-    "http": "streamable_http",
-    "streamable-http": "streamable_http",
-    "streamable_http": "streamable_http",
-    "sse": "sse",
-    "websocket": "websocket",
-}
+from memento_graph.mcp_servers import BUILTINS, server_log
+from memento_graph.mcp_servers.dialects import parse_mcp_json
 
 
 def disabled_builtins(spec: str) -> set[str]:
@@ -33,45 +25,6 @@ def disabled_builtins(spec: str) -> set[str]:
             f"(known: {', '.join(BUILTINS)})"
         )
     return names
-
-
-def load_mcp_json(path: str) -> dict[str, dict[str, Any]]:
-    """Read the `mcpServers` of a Claude Desktop style mcp.json; bad files raise MementoError."""
-    file = Path(path).expanduser()
-    if not file.is_file():
-        raise MementoError(f"MCP config not found: {path}")
-    try:
-        data = json.loads(file.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise MementoError(f"MCP config {path} is not valid JSON: {exc}") from None
-    servers = data.get("mcpServers") if isinstance(data, dict) else None
-    if not isinstance(servers, dict):
-        raise MementoError(f'MCP config {path} has no "mcpServers" object')
-    for name, entry in servers.items():
-        if not isinstance(entry, dict) or not (entry.get("command") or entry.get("url")):
-            raise MementoError(f'MCP server {name!r} in {path} needs a "command" or a "url"')
-        if entry.get("transport") and entry["transport"] not in TRANSPORTS | {"stdio": 1}:
-            raise MementoError(f"MCP server {name!r} has unknown transport {entry['transport']!r}")
-    return servers
-
-
-def third_party_connection(entry: dict[str, Any]) -> dict[str, Any]:
-    """Turn one mcp.json entry into a langchain-mcp-adapters connection."""
-    if entry.get("command"):
-        conn = {
-            "transport": "stdio",
-            "command": entry["command"],
-            "args": [str(a) for a in entry.get("args", [])],
-        }
-        if entry.get("env"):
-            conn["env"] = {k: str(v) for k, v in entry["env"].items()}
-        if entry.get("cwd"):
-            conn["cwd"] = entry["cwd"]
-        return conn
-    conn = {"transport": TRANSPORTS[entry.get("transport", "http")], "url": entry["url"]}
-    if entry.get("headers"):
-        conn["headers"] = entry["headers"]
-    return conn
 
 
 def roots_file(workspace: Path) -> Path:
@@ -109,13 +62,12 @@ def builtin_connection(module: str, env: dict[str, str]) -> dict[str, Any]:
 def plan_servers(
     disable: str, mcp_config: str, workspace: Path, home: str
 ) -> tuple[dict[str, dict[str, Any]], dict[str, str], list[str]]:
-    """Return (connections to start, every server's status in order, notes on replaced built-ins)."""
+    """Return (connections to start, every server's status in order, notes for the user)."""
     off = disabled_builtins(disable)
-    extra = load_mcp_json(mcp_config) if mcp_config else {}
+    extra, notes = parse_mcp_json(mcp_config) if mcp_config else ({}, [])
     env = builtin_env(workspace, home)
     connections: dict[str, dict[str, Any]] = {}
     statuses: dict[str, str] = {}
-    notes: list[str] = []
     for name, builtin in BUILTINS.items():
         if name in extra:
             notes.append(f"server {name!r} from the MCP config replaces the built-in one")
@@ -126,10 +78,11 @@ def plan_servers(
         else:
             connections[name] = builtin_connection(builtin.module, env)
             statuses[name] = "starting"
-    for name, entry in extra.items():
-        if entry.get("disabled"):
+    for name, connection in extra.items():
+        if connection is None:
             statuses[name] = "disabled"
         else:
-            connections[name] = third_party_connection(entry)
+            connections[name] = connection
             statuses[name] = "starting"
-    return connections, statuses, notes
+    logs = {name: server_log.log_path(Path(home), name) for name in connections}
+    return {n: server_log.wrap(c, logs[n]) for n, c in connections.items()}, statuses, notes
