@@ -23,6 +23,7 @@ import anyio
 from langchain_core.tools import BaseTool, StructuredTool, ToolException
 
 from memento_graph.context import Context, env_value
+from memento_graph.mcp_servers.secret_env import masked
 
 log = logging.getLogger(__name__)
 START_TIMEOUT = env_value("MEMENTO_SERVER_START_TIMEOUT", 30.0)
@@ -220,7 +221,7 @@ def _wrap(tool: BaseTool, server: str, name: str, box: Toolbox, timeout: float) 
         name=name,
         description=tool.description or name,
         args_schema=tool.args_schema,
-        coroutine=call,
+        coroutine=masked(call),  # no secret value of this process reaches the model
         handle_tool_error=True,
         metadata={"server": server, "mcp_name": tool.name},
     )
