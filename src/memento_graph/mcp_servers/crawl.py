@@ -3,7 +3,8 @@
 crawl4ai drives Debian's chromium (managed browser) so JavaScript-rendered text is seen, with a
 query-aware BM25 filter (or the pruning filter without a query) and a character budget. Without a
 browser it falls back to httpx + trafilatura. Only http(s); private addresses are refused unless
-`MEMENTO_CRAWL_ALLOW_PRIVATE=1`; page time and size are bounded.
+`MEMENTO_CRAWL_ALLOW_PRIVATE=1`, and so are URLs carrying a secret of the environment; page time
+and size are bounded.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from memento_graph.mcp_servers.common import ToolError, clip, new_server, serve
+from memento_graph.mcp_servers.secret_env import find_secret
 
 mcp = new_server("crawl")
 PAGE_TIMEOUT = float(os.environ.get("MEMENTO_CRAWL_TIMEOUT", "30"))
@@ -41,7 +43,9 @@ _state: dict[str, Any] = {"crawler": None, "lock": None, "broken": ""}
 
 
 def check_url(url: str) -> None:
-    """Refuse non-http(s) URLs and, unless allowed, hosts resolving to private addresses."""
+    """Refuse non-http(s) URLs, URLs carrying a secret and, unless allowed, private addresses."""
+    if name := find_secret(url):
+        raise ToolError(f"refused: the URL carries the value of the secret {name}")
     parts = urlsplit(url)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise ToolError(f"only http(s) URLs can be crawled, not {url[:100]!r}")

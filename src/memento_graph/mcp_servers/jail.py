@@ -113,19 +113,21 @@ def _base(bwrap: str, network: bool) -> list[str]:
     args += ["--share-net"] if network else []
     args += ["--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--hostname", "sandbox"]
     args += ["--cap-drop", "ALL", "--die-with-parent", "--new-session"]
-    return args + _system_binds() + ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    return args + _system_binds() + ["--proc", "/proc", "--dev", "/dev"]
 
 
-def wrap(argv: list[str], workspace: Path, network: bool) -> tuple[list[str], list[int]]:
+def wrap(
+    argv: list[str], workspace: Path, network: bool, tmp_mb: int
+) -> tuple[list[str], list[int]]:
     """Return (the bwrap argv running `argv` jailed in `workspace`, fds to pass and then close)."""
-    args = _base(program(), network)
+    args = _base(program(), network) + ["--size", str(tmp_mb << 20), "--tmpfs", "/tmp"]
     users = PASSWD.format(uid=SANDBOX_UID, home=workspace)
     fds = [_data_fd(users), _data_fd(GROUP.format(uid=SANDBOX_UID))]
     args += ["--perms", "0644", "--ro-bind-data", str(fds[0]), "/etc/passwd"]
     args += ["--perms", "0644", "--ro-bind-data", str(fds[1]), "/etc/group"]
     args += _python_binds() + _input_binds(workspace)
     args += ["--bind", str(workspace), str(workspace), "--chdir", str(workspace)]
-    return args + ["--", *argv], fds
+    return args + ["--remount-ro", "/", "--", *argv], fds
 
 
 def _data_fd(text: str) -> int:
@@ -155,7 +157,7 @@ async def check(network: bool) -> None:
     if proc.returncode != 0:
         reason = " ".join(err.decode(errors="replace").split())[:200] or f"exit {proc.returncode}"
         why = (
-            f"bubblewrap cannot create its namespaces here ({reason}): it needs unprivileged "
+            f"bubblewrap cannot set up the sandbox here ({reason}): it needs bubblewrap >= 0.8 and "
             "user namespaces (sysctl kernel.unprivileged_userns_clone=1, user.max_user_namespaces > 0)"
         )
         raise JailError(UNAVAILABLE.format(why=why))

@@ -191,7 +191,7 @@ async def run_subprocess(argv: list[str], workspace: Path, limits: Limits) -> Ru
         sys.stderr.write(jail.WARNING + "\n")
     else:
         await jail.check(limits.network)
-        argv, fds = jail.wrap(argv, workspace, limits.network)
+        argv, fds = jail.wrap(argv, workspace, limits.network, limits.fsize_mb)
     box = Containment(limits.nproc)
 
     def preexec() -> None:

@@ -1,6 +1,7 @@
 """MCP server `search`: web search through the SearxNG instance at `SEARXNG_URL`.
 
-The host is configuration, never a tool argument, so the model cannot point it elsewhere.
+The host is configuration, never a tool argument, so the model cannot point it elsewhere; a query
+carrying a secret of the environment is refused (it would leave in the URL).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import os
 import httpx
 
 from memento_graph.mcp_servers.common import ToolError, new_server, serve
+from memento_graph.mcp_servers.secret_env import find_secret
 
 mcp = new_server("search")
 MAX_RESULTS = 10
@@ -24,6 +26,8 @@ async def web_search(query: str, max_results: int = 5, page: int = 1) -> str:
         raise ToolError("web search is not configured (set SEARXNG_URL)")
     if not query.strip():
         raise ToolError("empty query")
+    if name := find_secret(query):
+        raise ToolError(f"refused: the query carries the value of the secret {name}")
     params = {"q": query[:500], "format": "json", "pageno": max(1, min(page, 10))}
     try:
         async with httpx.AsyncClient(timeout=20, follow_redirects=False) as client:
