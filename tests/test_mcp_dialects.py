@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from memento_graph.errors import MementoError
-from memento_graph.mcp_servers.dialects import parse_mcp_json
+from memento_graph.mcp_servers.dialects import parse_mcp_json, strip_jsonc
 
 ENV = {"TOKEN": "s3cret", "DATA": "/srv/data", "HOST": "mcp.example"}
 
@@ -133,6 +133,19 @@ def test_vscode_servers_root_jsonc_env_file_and_cwd(tmp_path):
         "url": "https://api.githubcopilot.com/mcp/",
     }
     assert warnings == []  # `dev` and `inputs` belong to VS Code: no warning
+
+
+def test_jsonc_comments_and_trailing_commas_only_outside_strings():
+    text = (
+        '{ // a "comment"\n "a": "x,}", "u": "http://h//p", /* b, ] */ "l": [1, 2, /* z */ ],\n'
+        ' "e": "q\\"//", /* multi\n line, } */ }'
+    )
+    assert json.loads(strip_jsonc(text)) == {
+        "a": "x,}",
+        "u": "http://h//p",
+        "l": [1, 2],
+        "e": 'q"//',
+    }
 
 
 def test_vscode_settings_json_mcp_servers(tmp_path):

@@ -24,33 +24,23 @@ from memento_graph.errors import MementoError
 TRANSPORTS = {
     "stdio": "stdio",
     "sse": "sse",
-    "http": "streamable_http",
-    "streamable-http": "streamable_http",
-    "streamable_http": "streamable_http",
-    "streamableHttp": "streamable_http",
     "websocket": "websocket",
     "ws": "websocket",
-}
+} | dict.fromkeys(
+    ("http", "streamable-http", "streamable_http", "streamableHttp"), "streamable_http"
+)
 STDIO_KEYS = {"command", "args", "env", "envFile", "cwd"}
 REMOTE_KEYS = {"url", "headers"}
 KNOWN_KEYS = STDIO_KEYS | REMOTE_KEYS | {"type", "transport", "disabled"}
 # keys other clients define that mean nothing here: accepted without a warning
-OTHER_CLIENTS = {
-    "alwaysAllow",
-    "autoApprove",
-    "description",
-    "dev",
-    "disabledTools",
-    "gallery",
-    "name",
-    "oauth",
-    "timeout",
-    "trust",
-    "version",
-}
+OTHER_CLIENTS = set(
+    "alwaysAllow autoApprove description dev disabledTools gallery name oauth timeout trust version".split()
+)
 SYNONYMS = {"environment": "env", "arguments": "args", "cmd": "command", "endpoint": "url"}
 _VARIABLE = re.compile(r"\$\{([^}]*)\}")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_COMMENT = r"//[^\n]*|/\*(?:[^*]|\*(?!/))*\*/"
+_JSONC = re.compile(rf'("(?:\\.|[^"\\])*")|{_COMMENT}|,(?=(?:\s|{_COMMENT})*[}}\]])', re.S)
 
 
 def parse_mcp_json(
@@ -98,25 +88,7 @@ def _read_json(file: Path, path: str) -> Any:
 
 def strip_jsonc(text: str) -> str:
     """Remove // and /* */ comments and trailing commas outside strings."""
-    out: list[str] = []
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if ch == '"':
-            end = i + 1
-            while end < n and text[end] != '"':
-                end += 2 if text[end] == "\\" else 1
-            out.append(text[i : end + 1])
-            i = end + 1
-        elif text.startswith("//", i):
-            i = text.find("\n", i) if "\n" in text[i:] else n
-        elif text.startswith("/*", i):
-            end = text.find("*/", i + 2)
-            i = n if end < 0 else end + 2
-        else:
-            out.append(ch)
-            i += 1
-    return re.sub(r",(\s*[}\]])", r"\1", "".join(out))
+    return _JSONC.sub(lambda m: m.group(1) or "", text)
 
 
 def _servers(data: Any, path: str) -> dict[str, Any]:

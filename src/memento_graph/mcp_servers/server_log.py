@@ -8,6 +8,7 @@ server runs beyond `sh` waiting, and dies with it (the MCP client kills the whol
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ _EXITED = re.compile(rf"^{MARK} exited with code (\d+)$")
 
 def log_path(home: Path, name: str) -> Path:
     """Return the stderr log of server `name` (its folder made, rotated past 1 MB)."""
-    folder = home / "logs" / "mcp"
+    folder = (home / "logs" / "mcp").resolve()  # the server may run in another folder
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}.log"
     if path.is_file() and path.stat().st_size > MAX_LOG:
@@ -38,7 +39,7 @@ def log_path(home: Path, name: str) -> Path:
 
 def wrap(connection: dict[str, Any], log: Path) -> dict[str, Any]:
     """Return a stdio connection whose server's stderr goes to `log` (others unchanged)."""
-    if connection.get("transport") != "stdio":
+    if connection.get("transport") != "stdio" or not os.access(SH, os.X_OK):
         return connection
     args = ["-c", SCRIPT, "memento-mcp", str(log), connection["command"], *connection["args"]]
     return {**connection, "command": SH, "args": args}
