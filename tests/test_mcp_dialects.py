@@ -253,3 +253,11 @@ def test_bad_files_are_one_line_errors(tmp_path, text, message):
     with pytest.raises(MementoError, match=message) as error:
         parse(tmp_path, text)
     assert "\n" not in str(error.value)
+
+
+def test_the_readme_vscode_example_parses(tmp_path):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    example = re.search(r"```jsonc\n(.*?)```", readme, re.S).group(1)
+    servers, warnings = parse(tmp_path, example, "p/.vscode/mcp.json", {"GITHUB_TOKEN": "t"})
+    assert [c["transport"] for c in servers.values()] == ["stdio", "streamable_http", "sse"]
+    assert servers["github"]["headers"] == {"Authorization": "Bearer t"} and warnings == []
