@@ -146,6 +146,10 @@ async def test_code_does_not_run_as_root_and_setuid_gives_nothing(code):
     lines = out.splitlines()
     assert lines[0] == "65534" and "CapEff:\t0000000000000000" in out and "NoNewPrivs:\t1" in out
     assert "ROOT-GAINED" not in out and "MOUNTED" not in out and "NESTED-USERNS" not in out
+    # outside, the jail's uid is the server's: a setuid file it leaves would run with its rights
+    out = await shell(code, "cp /usr/bin/id myid && chmod 6755 myid && ls -l myid")
+    assert out.startswith("-rwsr-sr-x")  # set inside the jail (where nosuid makes it inert) ...
+    assert (code.workspace / "myid").stat().st_mode & 0o7777 == 0o755  # ... and cleared after
 
 
 async def test_no_network_unless_allowed(tmp_path, monkeypatch, code):

@@ -13,8 +13,10 @@ MEMENTO_SANDBOX_BWRAP (the bwrap program), MEMENTO_SANDBOX_NETWORK (`1`: share t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
+import stat
 import sys
 from pathlib import Path
 
@@ -128,6 +130,23 @@ def wrap(
     args += _python_binds() + _input_binds(workspace)
     args += ["--bind", str(workspace), str(workspace), "--chdir", str(workspace)]
     return args + ["--remount-ro", "/", "--", *argv], fds
+
+
+def disarm(workspace: Path, budget: int = 100_000) -> None:
+    """Clear setuid/setgid bits the code set on files of the workspace.
+
+    Outside, the jail's uid is the server's: such a file would run with the server's rights.
+    """
+    for folder, dirs, files in os.walk(workspace):
+        for name in dirs + files:
+            budget -= 1
+            path = os.path.join(folder, name)
+            with contextlib.suppress(OSError):
+                mode = os.lstat(path).st_mode
+                if mode & (stat.S_ISUID | stat.S_ISGID) and stat.S_ISREG(mode):
+                    os.chmod(path, stat.S_IMODE(mode) & ~(stat.S_ISUID | stat.S_ISGID))
+        if budget <= 0:
+            return
 
 
 def _data_fd(text: str) -> int:

@@ -234,6 +234,8 @@ async def run_subprocess(argv: list[str], workspace: Path, limits: Limits) -> Ru
         code = await proc.wait()
     finally:
         box.close()
+        if not unsafe:
+            await asyncio.to_thread(jail.disarm, workspace)
     result = RunResult(code, out.decode(errors="replace"), err.decode(errors="replace"), timed_out)
     result.process_limit = box.tripped
     result.unsandboxed = unsafe
