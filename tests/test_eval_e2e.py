@@ -58,7 +58,14 @@ def script_eval(llm, latency: float = 0.0) -> None:
         lambda req: Reply(content=learning_planner(req).content, latency=latency),
         name="plan",
     )
-    llm.rule(is_judge, Reply(content=json.dumps({"rationale": "ok", "verdict": "correct"})))
+    llm.rule(
+        is_judge,
+        Reply(
+            content=json.dumps(
+                {"rationale": "the answer names the right fact", "verdict": "correct"}
+            )
+        ),
+    )
 
 
 def write_formats(tmp_path: Path) -> dict[str, Path]:

@@ -140,7 +140,12 @@ async def test_malformed_plan_is_repaired_once(llm, home):
 async def test_plan_malformed_twice_fails_clearly_and_still_answers(llm, home):
     llm.rule(is_planner, Reply(content='{"plan": [{"id": 1, "depends_on": [7]}]}'))
     llm.rule(is_synth, Reply(content="unknown"))
-    llm.rule(is_judge, Reply(content=json.dumps({"rationale": "no", "verdict": "incorrect"})))
+    llm.rule(
+        is_judge,
+        Reply(
+            content=json.dumps({"rationale": "unknown is not an answer", "verdict": "incorrect"})
+        ),
+    )
     out = await run("An impossible question", policy="none")
     assert out.status == "done" and out.answer == "unknown"
     assert "malformed twice" in out.note and out.reward == 0.0
@@ -151,7 +156,10 @@ async def test_cycles_running_out_gives_best_effort_answer(llm, home):
     llm.rule(is_planner, plan_reply("keep digging"))
     llm.rule(is_executor, Reply(content="nothing yet"))
     llm.rule(is_synth, Reply(content="probably 7"))
-    llm.rule(is_judge, Reply(content=json.dumps({"rationale": "?", "verdict": "incorrect"})))
+    llm.rule(
+        is_judge,
+        Reply(content=json.dumps({"rationale": "a guess, not the answer", "verdict": "incorrect"})),
+    )
     out = await run("A hard question", policy="none", max_cycles=2)
     assert out.answer == "probably 7" and "cycles ran out" in out.note
     assert len(llm.requests(is_planner)) == 2 and len(llm.requests(is_executor)) == 2

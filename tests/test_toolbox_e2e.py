@@ -23,7 +23,10 @@ async def test_executor_uses_a_third_party_server(llm, home, tmp_path):
     )
     llm.rule(lambda r: is_executor(r) and after_tool(r), echo_tool_result)
     llm.rule(is_replan, answer_reply("cormorant"))
-    llm.rule(is_judge, Reply(content='{"rationale": "ok", "verdict": "correct"}'))
+    llm.rule(
+        is_judge,
+        Reply(content='{"rationale": "the answer names the right fact", "verdict": "correct"}'),
+    )
     async with open_agent(Context(mcp_config=str(config))) as agent:
         assert "lookup_word" in [t.name for t in get_tools()]
         outcome = await agent.run("What is the secret word under key k7?")

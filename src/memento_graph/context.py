@@ -48,7 +48,21 @@ class Context:
     )
     max_tool_calls: int = _env_field(8, "Most tool calls one subtask may make.")
     concurrency: int = _env_field(4, "Most subtasks executed at the same time.")
-    model_timeout: float = _env_field(120.0, "Seconds before one model call times out.")
+    model_timeout: float = _env_field(
+        120.0,
+        "Seconds of silence before a model call times out: replies are streamed, so a slow but "
+        "steady local model is never cut off; a stuck endpoint is.",
+    )
+    planner_max_tokens: int = _env_field(
+        2048, "Most tokens of one planner reply (plan JSON or final answer)."
+    )
+    executor_max_tokens: int = _env_field(1024, "Most tokens of one executor reply.")
+    synthesizer_max_tokens: int = _env_field(512, "Most tokens of the best-effort answer.")
+    judge_max_tokens: int = _env_field(512, "Most tokens of the LLM judge's reply.")
+    max_subtasks: int = _env_field(8, "Most subtasks in one plan.")
+    tool_catalogue_tokens: int = _env_field(
+        800, "Budget (about 4 characters a token) of the tool list shown to the planner."
+    )
     home: str = _env_field(
         "",
         "Data directory (case bank, threads); empty means MEMENTO_HOME or the user data dir.",
@@ -78,6 +92,9 @@ class Context:
                 setattr(self, f.name, env_value(env, f.default))
         if not self.home:
             self.home = default_home()
+        for name in _POSITIVE:
+            if getattr(self, name) <= 0:
+                raise MementoError(f"{name} must be positive, got {getattr(self, name)}")
 
     @property
     def home_path(self) -> Path:
@@ -85,6 +102,21 @@ class Context:
         path = Path(self.home).expanduser()
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+
+_POSITIVE = (
+    "max_cycles",
+    "max_tool_calls",
+    "concurrency",
+    "model_timeout",
+    "planner_max_tokens",
+    "executor_max_tokens",
+    "synthesizer_max_tokens",
+    "judge_max_tokens",
+    "max_subtasks",
+    "tool_catalogue_tokens",
+    "tool_timeout",
+)
 
 
 def env_value(name: str, default: Any) -> Any:

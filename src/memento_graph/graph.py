@@ -17,7 +17,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import Send
 
 from memento_graph.context import Context
-from memento_graph.llm import MODEL_RETRY
+from memento_graph.llm import model_retry
 from memento_graph.nodes.approve_plan import approve_plan
 from memento_graph.nodes.dispatch_subtask import dispatch_subtask, subtask_sends
 from memento_graph.nodes.execute_with_tools import execute_with_tools
@@ -41,6 +41,8 @@ def route_subtasks(state: State) -> list[Send] | Literal["plan"]:
     """Fan out every ready subtask to the executor; when none is left, replan with the results."""
     return subtask_sends(state) or "plan"
 
+
+MODEL_RETRY = model_retry()
 
 builder = StateGraph(State, input_schema=InputState, context_schema=Context)
 

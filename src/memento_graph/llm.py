@@ -19,37 +19,60 @@ from memento_graph.context import env_value
 M = TypeVar("M", bound=BaseModel)
 
 
-def chat_model(model: str, timeout: float) -> ChatOpenAI:
+def chat_model(model: str, timeout: float, max_tokens: int | None = None) -> ChatOpenAI:
     """Return a ChatOpenAI for `model` (OPENAI_API_KEY, OPENAI_BASE_URL from the environment).
 
-    The client does not retry by itself: LangGraph's `MODEL_RETRY` retries the node instead.
-    Clients are shared per endpoint, so connections are reused across calls.
+    Replies are streamed and `timeout` bounds the silence between two chunks, not the whole
+    reply: a local model generating slowly but steadily is never cut off and re-sent, a stuck
+    endpoint still is, and a timed-out stream is closed so a one-slot server stops generating.
+    `max_tokens` bounds the reply. The client does not retry by itself: LangGraph's retry
+    policy retries the node instead. Clients are shared per endpoint and settings.
     """
     return _client(
-        model, timeout, os.environ.get("OPENAI_BASE_URL"), os.environ.get("OPENAI_API_KEY")
+        model,
+        timeout,
+        max_tokens,
+        os.environ.get("OPENAI_BASE_URL"),
+        os.environ.get("OPENAI_API_KEY"),
     )
 
 
 @lru_cache(maxsize=32)
-def _client(model: str, timeout: float, base_url: str | None, key: str | None) -> ChatOpenAI:
-    return ChatOpenAI(model=model, timeout=timeout, max_retries=0, base_url=base_url, api_key=key)
+def _client(
+    model: str, timeout: float, max_tokens: int | None, base_url: str | None, key: str | None
+) -> ChatOpenAI:
+    return ChatOpenAI(
+        model=model,
+        timeout=timeout,
+        max_retries=0,
+        base_url=base_url,
+        api_key=key,
+        max_tokens=max_tokens,
+        streaming=True,
+        stream_usage=True,
+        stream_chunk_timeout=timeout,
+    )
 
 
-def is_transient(exc: Exception) -> bool:
+def is_transient(exc: BaseException) -> bool:
     """Tell whether a model error is worth retrying: 429, 5xx, timeouts, lost connections."""
     if isinstance(exc, openai.APIStatusError):
         return exc.status_code == 429 or exc.status_code >= 500
     return isinstance(exc, (openai.APIConnectionError, openai.APITimeoutError, TimeoutError))
 
 
-MODEL_RETRY = RetryPolicy(
-    initial_interval=env_value("MEMENTO_RETRY_INITIAL", 0.5),
-    backoff_factor=2.0,
-    max_interval=30.0,
-    max_attempts=env_value("MEMENTO_MODEL_RETRIES", 4),
-    retry_on=is_transient,
-)
-"""Retry policy of every node that calls a model (`MEMENTO_MODEL_RETRIES` attempts in all)."""
+def model_retry() -> RetryPolicy:
+    """Return the retry policy of every node that calls a model (read from the environment now).
+
+    `MEMENTO_MODEL_RETRIES` attempts in all, exponential backoff from `MEMENTO_RETRY_INITIAL`.
+    """
+    return RetryPolicy(
+        initial_interval=env_value("MEMENTO_RETRY_INITIAL", 0.5),
+        backoff_factor=2.0,
+        max_interval=30.0,
+        max_attempts=env_value("MEMENTO_MODEL_RETRIES", 4),
+        retry_on=is_transient,
+    )
 
 
 def usage(message: BaseMessage) -> dict[str, int]:
@@ -58,8 +81,27 @@ def usage(message: BaseMessage) -> dict[str, int]:
     return {"input": meta.get("input_tokens", 0), "output": meta.get("output_tokens", 0)}
 
 
-def response_format(schema: type[BaseModel]) -> dict[str, Any]:
+def add_usage(tokens: dict[str, int], reply: BaseMessage) -> None:
+    """Add a reply's token counts to `tokens` in place."""
+    for key, value in usage(reply).items():
+        tokens[key] = tokens.get(key, 0) + value
+
+
+def text_of(reply: BaseMessage) -> str:
+    """Return a reply's text content."""
+    return reply.content if isinstance(reply.content, str) else json.dumps(reply.content)
+
+
+def was_cut(reply: BaseMessage) -> bool:
+    """Tell whether a reply stopped at the length limit (finish_reason `length`)."""
+    meta = getattr(reply, "response_metadata", None) or {}
+    return meta.get("finish_reason") == "length"
+
+
+def response_format(schema: type[BaseModel] | dict[str, Any], name: str = "") -> dict[str, Any]:
     """Return an OpenAI `response_format` asking for JSON that matches `schema`."""
+    if isinstance(schema, dict):
+        return {"type": "json_schema", "json_schema": {"name": name or "reply", "schema": schema}}
     return {
         "type": "json_schema",
         "json_schema": {"name": schema.__name__, "schema": schema.model_json_schema()},
@@ -76,29 +118,51 @@ def _parse(schema: type[M], text: str) -> M:
 async def ask_json(
     llm: ChatOpenAI, messages: list[BaseMessage], schema: type[M]
 ) -> tuple[M | None, str | None, dict[str, int]]:
-    """Ask for a JSON reply matching `schema`; on malformed output, repair once.
+    """Ask for a JSON reply matching `schema`; on malformed or length-cut output, repair once.
 
-    The repair shows the model its reply and the validation error. Returns (parsed or None,
-    error or None, token counts).
+    The repair shows the model its reply and what was wrong (for a reply cut at the length
+    limit: to be shorter). Returns (parsed or None, error or None, token counts).
     """
     bound = llm.bind(response_format=response_format(schema))
     tokens = {"input": 0, "output": 0}
+    error = ""
     for attempt in range(2):
-        reply = await bound.ainvoke(messages)
-        for key, value in usage(reply).items():
-            tokens[key] += value
-        text = reply.content if isinstance(reply.content, str) else json.dumps(reply.content)
         try:
+            reply = await bound.ainvoke(messages)
+            add_usage(tokens, reply)
+            text = text_of(reply)
+            if was_cut(reply):
+                raise _Cut(text)
             return _parse(schema, text), None, tokens
+        except openai.LengthFinishReasonError as exc:
+            completion = exc.completion
+            if completion.usage:
+                tokens["input"] += completion.usage.prompt_tokens
+                tokens["output"] += completion.usage.completion_tokens
+            text = completion.choices[0].message.content or "" if completion.choices else ""
+            error, repair = _cut_error(llm), prompts.TOO_LONG
+        except _Cut as exc:
+            text = exc.text
+            error, repair = _cut_error(llm), prompts.TOO_LONG
         except (ValidationError, ValueError) as exc:
-            error = _short(exc)
-            if attempt == 0:
-                messages = [
-                    *messages,
-                    AIMessage(content=text),
-                    HumanMessage(content=prompts.REPAIR.format(error=error)),
-                ]
+            error, repair = _short(exc), prompts.REPAIR
+        if attempt == 0:
+            messages = [
+                *messages,
+                AIMessage(content=text[:4000]),
+                HumanMessage(content=repair.format(error=error)),
+            ]
     return None, error, tokens
+
+
+class _Cut(Exception):
+    def __init__(self, text: str) -> None:
+        super().__init__("cut at the length limit")
+        self.text = text
+
+
+def _cut_error(llm: ChatOpenAI) -> str:
+    return f"the reply was cut at the length limit ({llm.max_tokens} tokens)"
 
 
 def _short(exc: Exception) -> str:

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 PLANNER_SYSTEM = """You are the META-PLANNER of a hierarchical agent. Given a task, either
-1. write a plan: a minimal set of executable subtasks for the EXECUTOR, who has tools (search, crawl,
-   documents, code, spreadsheets, math, media). Give each subtask an integer id, a self-contained
-   description, and `depends_on`: the ids whose results it needs. Subtasks without dependencies run in
-   parallel, so only add a dependency when a subtask truly needs another's result; or
+1. write a plan: a minimal set (at most {max_subtasks}) of executable subtasks for the EXECUTOR,
+   who has the tools listed below. Give each subtask an integer id, a short self-contained
+   description, `tools`: the names of the tools it needs (empty when none), and `depends_on`: the
+   ids whose results it needs. Subtasks without dependencies run in parallel, so only add a
+   dependency when a subtask truly needs another's result; or
 2. give the final answer, when the task and the results so far are enough.
 
+{tools}
+
 Reply with JSON only, matching this schema:
-{{"thought": str, "plan": [{{"id": int, "description": str, "depends_on": [int]}}], "final_answer": str | null}}
-Exactly one of `plan` (non-empty) and `final_answer` must be given.
+{{"thought": str, "plan": [{{"id": int, "description": str, "tools": [str], "depends_on": [int]}}], "final_answer": str | null}}
+Exactly one of `plan` (non-empty) and `final_answer` must be given. Keep the thought short.
 
 The final answer is a number, or as few words as possible, or a comma-separated list; no units or
 articles unless asked. Never call tools yourself: that is the EXECUTOR's job.
@@ -34,6 +38,15 @@ first, then the verdict. Reply with JSON only: {"rationale": str, "verdict": "co
 
 BUDGET_SPENT = """You have used all your tool calls for this subtask. Reply now with the result from
 what you have found, without calling tools."""
+
+TOO_LONG = """Your reply could not be used: {error}.
+Reply again with JSON only, much shorter: fewer and shorter items, a one-sentence thought."""
+
+NO_TOOLS = "Tools of the executor: none are loaded, so plan subtasks that need no tools."
+
+TOOL_ARGUMENTS = (
+    """Call the tool `{name}` for this subtask: reply with its arguments as JSON only."""
+)
 
 REPAIR = """Your reply could not be used: {error}
 Reply again with JSON only, matching the schema exactly."""
@@ -89,7 +102,11 @@ def planner_request(
 
 
 def executor_request(
-    task: str, subtask: dict[str, Any], dependencies: list[dict[str, Any]], files: list[str]
+    task: str,
+    subtask: dict[str, Any],
+    dependencies: list[dict[str, Any]],
+    files: list[str],
+    other_tools: Sequence[str] = (),
 ) -> str:
     """Build the executor's user message for one subtask."""
     parts = [f"Overall task (for context): {task}", f"Your subtask: {subtask['description']}"]
@@ -100,4 +117,6 @@ def executor_request(
         )
     if files:
         parts.append("Attached files:\n" + "\n".join(f"- {f}" for f in files))
+    if other_tools:
+        parts.append("Other tools you may call if needed: " + ", ".join(other_tools[:40]))
     return "\n\n".join(parts)

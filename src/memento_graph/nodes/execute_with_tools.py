@@ -9,12 +9,14 @@ from typing import Any
 import openai
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 from langchain_core.tools import BaseTool
+from langchain_openai import ChatOpenAI
 from langgraph.config import get_config
 from langgraph.runtime import Runtime
 
 from memento_graph import prompts
 from memento_graph.context import Context
-from memento_graph.llm import chat_model, is_transient, usage
+from memento_graph.llm import add_usage, chat_model, is_transient, text_of
+from memento_graph.nodes.forced_call import first_call
 from memento_graph.state import SubtaskInput
 from memento_graph.toolbox import get_tools
 
@@ -54,56 +56,73 @@ async def _call_tool(tools: dict[str, BaseTool], call: dict[str, Any]) -> ToolMe
 
 
 async def execute_with_tools(state: SubtaskInput, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Execute one subtask: call tools until the executor answers or the budget is spent."""
+    """Execute one subtask: call tools until the executor answers or the budget is spent.
+
+    The executor is offered the tools the planner named for the subtask (all tools when it named
+    none that is loaded); a call to any other loaded tool still runs. When exactly one tool is
+    named, the first call is forced (`tool_choice`, or the tool's arguments asked as JSON where
+    a server ignores `tool_choice`).
+    """
     ctx = runtime.context
     subtask = state["subtask"]
-    tools = {t.name: t for t in get_tools()}
-    llm = chat_model(ctx.executor_model, ctx.model_timeout)
-    bound = llm.bind_tools(list(tools.values())) if tools else llm
+    every = {t.name: t for t in get_tools()}
+    wanted = [n for n in subtask.get("tools") or [] if n in every]
+    offered = {n: every[n] for n in wanted} if wanted else every
+    llm = chat_model(ctx.executor_model, ctx.model_timeout, ctx.executor_max_tokens)
+    others = sorted(set(every) - set(offered))
     messages: list[BaseMessage] = [
         SystemMessage(content=prompts.EXECUTOR_SYSTEM),
         HumanMessage(
             content=prompts.executor_request(
-                state["task"], subtask, state["dependencies"], state["files"]
+                state["task"], subtask, state["dependencies"], state["files"], others
             )
         ),
     ]
     thread_id = str(get_config().get("configurable", {}).get("thread_id", ""))
     tokens = {"input": 0, "output": 0}
+    force = wanted[0] if len(wanted) == 1 else None
     async with _limit(thread_id, ctx.concurrency):
         try:
-            output, calls = await _loop(bound, tools, messages, ctx.max_tool_calls, tokens)
+            output, calls = await _loop(
+                llm, offered, every, messages, ctx.max_tool_calls, tokens, force
+            )
             result = {"status": "done", "output": output or "(empty result)", "tool_calls": calls}
         except openai.APIStatusError as exc:
             if is_transient(exc):
                 raise  # the node's RetryPolicy retries it
             result = {"status": "failed", "output": f"model error: {exc.message}", "tool_calls": 0}
+    if subtask.get("tools") and result["tool_calls"] == 0:
+        result["no_tool_call"] = True  # the planner asked for a tool, none was called
     return {"results": {subtask["key"]: result}, "tokens": tokens}
 
 
 async def _loop(
-    bound: Any,
-    tools: dict[str, BaseTool],
+    llm: ChatOpenAI,
+    offered: dict[str, BaseTool],
+    every: dict[str, BaseTool],
     messages: list[BaseMessage],
     budget: int,
     tokens: dict[str, int],
+    force: str | None,
 ) -> tuple[str, int]:
     """Run the ReAct loop; return the executor's final text and the number of tool calls."""
+    bound = llm.bind_tools(list(offered.values())) if offered else llm
     calls = 0
     while True:
         if calls >= budget:
             messages.append(HumanMessage(content=prompts.BUDGET_SPENT))
-        reply = await bound.ainvoke(messages)
-        for key, value in usage(reply).items():
-            tokens[key] += value
+        if force and calls == 0:
+            reply = await first_call(llm, offered[force], messages, tokens)
+        else:
+            reply = await bound.ainvoke(messages)
+            add_usage(tokens, reply)
         assert isinstance(reply, AIMessage)
         if not reply.tool_calls or calls >= budget:
-            text = reply.content if isinstance(reply.content, str) else str(reply.content)
-            return text.strip(), calls
+            return text_of(reply).strip(), calls
         messages.append(reply)
         room = budget - calls
         todo, refused = reply.tool_calls[:room], reply.tool_calls[room:]
-        messages.extend(await asyncio.gather(*(_call_tool(tools, c) for c in todo)))
+        messages.extend(await asyncio.gather(*(_call_tool(every, c) for c in todo)))
         messages.extend(
             ToolMessage(
                 content="Error: tool-call budget spent.",

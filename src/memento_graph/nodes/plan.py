@@ -3,32 +3,36 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, create_model, model_validator
 
 from memento_graph import prompts
+from memento_graph.catalogue import tool_catalogue
 from memento_graph.context import Context
 from memento_graph.llm import ask_json, chat_model
 from memento_graph.state import State
+from memento_graph.toolbox import get_tools
 
 
 class SubtaskSpec(BaseModel):
-    """One subtask of a plan."""
+    """One subtask of a plan (bounded, so a small model's grammar cannot loop forever)."""
 
-    id: int
-    description: str = Field(min_length=1)
-    depends_on: list[int] = Field(default_factory=list)
+    id: int = Field(ge=0, le=999)
+    description: str = Field(min_length=1, max_length=400)
+    tools: list[str] = Field(default_factory=list, max_length=4)
+    depends_on: list[int] = Field(default_factory=list, max_length=8)
 
 
 class PlannerOutput(BaseModel):
     """The planner's reply: a plan or a final answer."""
 
-    thought: str = ""
-    plan: list[SubtaskSpec] = Field(default_factory=list)
-    final_answer: str | None = None
+    thought: str = Field(default="", max_length=800)
+    plan: list[SubtaskSpec] = Field(default_factory=list, max_length=12)
+    final_answer: str | None = Field(default=None, max_length=1000)
 
     @model_validator(mode="after")
     def _one_of(self) -> PlannerOutput:
@@ -38,11 +42,23 @@ class PlannerOutput(BaseModel):
         if len(ids) != len(set(ids)):
             raise ValueError("subtask ids must be unique")
         for s in self.plan:
+            if s.id in s.depends_on:
+                raise ValueError(f"subtask {s.id} depends on itself")
             unknown = set(s.depends_on) - set(ids)
-            if unknown or s.id in s.depends_on:
+            if unknown:
                 raise ValueError(f"subtask {s.id} depends on unknown ids {sorted(unknown)}")
         _check_acyclic({s.id: s.depends_on for s in self.plan})
         return self
+
+
+@lru_cache(maxsize=8)
+def planner_output(max_subtasks: int) -> type[PlannerOutput]:
+    """Return the planner's reply schema with at most `max_subtasks` subtasks."""
+    return create_model(
+        "PlannerOutput",
+        __base__=PlannerOutput,
+        plan=(list[SubtaskSpec], Field(default_factory=list, max_length=max_subtasks)),
+    )
 
 
 def _check_acyclic(graph: dict[int, list[int]]) -> None:
@@ -62,6 +78,7 @@ def subtask_records(cycle: int, plan: list[SubtaskSpec]) -> dict[str, dict[str, 
             "id": s.id,
             "cycle": cycle,
             "description": s.description,
+            "tools": list(dict.fromkeys(t.strip() for t in s.tools if t.strip())),
             "depends_on": [f"{cycle}.{d}" for d in s.depends_on],
         }
         for s in plan
@@ -86,16 +103,20 @@ async def plan(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     history = results_so_far(state)
     if cycle > ctx.max_cycles:
         return {"status": "exhausted", "note": f"planning cycles ran out ({ctx.max_cycles})"}
+    catalogue = tool_catalogue(get_tools(), ctx.tool_catalogue_tokens) or prompts.NO_TOOLS
+    system = prompts.PLANNER_SYSTEM.format(
+        date=datetime.now(UTC).date(), max_subtasks=ctx.max_subtasks, tools=catalogue
+    )
     messages = [
-        SystemMessage(content=prompts.PLANNER_SYSTEM.format(date=datetime.now(UTC).date())),
+        SystemMessage(content=system),
         HumanMessage(
             content=prompts.planner_request(
                 state["task"], state.get("files") or [], state.get("cases") or [], history
             )
         ),
     ]
-    llm = chat_model(ctx.planner_model, ctx.model_timeout)
-    output, error, tokens = await ask_json(llm, messages, PlannerOutput)
+    llm = chat_model(ctx.planner_model, ctx.model_timeout, ctx.planner_max_tokens)
+    output, error, tokens = await ask_json(llm, messages, planner_output(ctx.max_subtasks))
     if output is None:
         return {
             "cycle": cycle,

@@ -23,7 +23,9 @@ async def synthesize(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     request = prompts.planner_request(
         state["task"], state.get("files") or [], [], results_so_far(state)
     )
-    reply = await chat_model(ctx.planner_model, ctx.model_timeout).ainvoke(
+    reply = await chat_model(
+        ctx.planner_model, ctx.model_timeout, ctx.synthesizer_max_tokens
+    ).ainvoke(
         [
             SystemMessage(content=prompts.SYNTHESIZE_SYSTEM.format(reason=reason)),
             HumanMessage(content=request),

@@ -4,49 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any, Literal
+from typing import Any
 
-from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.config import get_config
 from langgraph.runtime import Runtime
-from pydantic import BaseModel
 
-from memento_graph import prompts
 from memento_graph.context import Context
-from memento_graph.llm import ask_json, chat_model
-from memento_graph.scoring import exact_match, split_ground_truth
+from memento_graph.judge import case_problem, judge_reward
 from memento_graph.state import State
-
-
-class Verdict(BaseModel):
-    """The LLM judge's reply."""
-
-    rationale: str
-    verdict: Literal["correct", "incorrect"]
-
-
-async def judge_reward(state: State, ctx: Context) -> tuple[float, dict[str, Any], dict[str, int]]:
-    """Return (reward, judge record, tokens): ground truth when given, else the LLM judge."""
-    answer = state.get("answer") or ""
-    truth = state.get("ground_truth")
-    if truth:
-        ok = exact_match(answer, truth)
-        accepted = " | ".join(split_ground_truth(truth))
-        rationale = f"{'matches' if ok else 'does not match'} the ground truth ({accepted})"
-        return float(ok), {"source": "ground_truth", "model": None, "rationale": rationale}, {}
-    request = f"Task: {state['task']}\n\nAnswer: {answer}"
-    messages = [SystemMessage(content=prompts.JUDGE_SYSTEM), HumanMessage(content=request)]
-    llm = chat_model(ctx.judge_model, ctx.model_timeout)
-    verdict, error, tokens = await ask_json(llm, messages, Verdict)
-    if verdict is None:
-        record = {
-            "source": "llm_judge",
-            "model": ctx.judge_model,
-            "rationale": f"judge reply malformed, counted as failure: {error}",
-        }
-        return 0.0, record, tokens
-    record = {"source": "llm_judge", "model": ctx.judge_model, "rationale": verdict.rationale}
-    return float(verdict.verdict == "correct"), record, tokens
 
 
 def plan_json(state: State) -> str:
@@ -64,33 +29,42 @@ def plan_json(state: State) -> str:
 
 
 async def write_memory(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Judge the reward, then write (or update) the case and the episode, unless memory is off."""
+    """Judge the reward, then write (or update) the case and the episode, unless memory is off.
+
+    An episode with no executed plan, a failed planning or no finished subtask, or whose reward
+    is unknown (an unusable judge reply), is recorded without a case: it is never offered to
+    later tasks, and `memento feedback` can still give it a reward.
+    """
     ctx = runtime.context
     reward, judge, tokens = await judge_reward(state, ctx)
+    problem = case_problem(state) or (None if reward is not None else "reward unknown")
+    if problem:
+        judge = {**judge, "no_case": problem}
     update: dict[str, Any] = {"reward": reward, "judge": judge, "tokens": tokens, "case_id": None}
     if ctx.policy == "none":
         return update
     from memento_graph.memory import open_memory
 
-    thread_id = str(get_config()["configurable"].get("thread_id", ""))
+    episode = {
+        "thread_id": str(get_config()["configurable"].get("thread_id", "")),
+        "task": state["task"],
+        "plan": plan_json(state),
+        "answer": state.get("answer"),
+        "reward": reward,
+        "judge": judge,
+        "policy": ctx.policy,
+        "models": {
+            "planner": ctx.planner_model,
+            "executor": ctx.executor_model,
+            "judge": ctx.judge_model,
+        },
+        "status": "done",
+        "tokens": state.get("tokens"),
+    }
     memory = await asyncio.to_thread(open_memory, ctx)
-    case = await asyncio.to_thread(
-        lambda: memory.complete_episode(
-            thread_id=thread_id,
-            task=state["task"],
-            plan=plan_json(state),
-            answer=state.get("answer"),
-            reward=reward,
-            judge=judge,
-            retrieved=state.get("cases") or [],
-            policy=ctx.policy,
-            models={
-                "planner": ctx.planner_model,
-                "executor": ctx.executor_model,
-                "judge": ctx.judge_model,
-            },
-            status="done",
-            tokens=state.get("tokens"),
-        )
-    )
+    if problem:
+        await asyncio.to_thread(lambda: memory.record_episode(**episode))
+        return update
+    retrieved = state.get("cases") or []
+    case = await asyncio.to_thread(lambda: memory.complete_episode(**episode, retrieved=retrieved))
     return {**update, "case_id": case.get("id")}

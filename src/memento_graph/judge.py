@@ -1,0 +1,77 @@
+"""The reward of an episode: ground truth when given, else an LLM judge checked for sense.
+
+A verdict is usable only when it is one of the two labels with a rationale that says something
+(not a bare number or a single word); an unusable verdict is "reward unknown", never a guess.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from langchain_core.messages import HumanMessage, SystemMessage
+from pydantic import BaseModel, Field
+
+from memento_graph import prompts
+from memento_graph.context import Context
+from memento_graph.llm import ask_json, chat_model
+from memento_graph.scoring import exact_match, split_ground_truth
+from memento_graph.state import State
+
+_BARE = re.compile(r"[\s\d.,:;+\-/%]*")
+_ECHO = {"correct", "incorrect", "true", "false", "yes", "no", "right", "wrong"}
+
+
+class JudgeReply(BaseModel):
+    """The LLM judge's reply in the graph."""
+
+    rationale: str = Field(min_length=1, max_length=800)
+    verdict: Literal["correct", "incorrect"]
+
+
+def verdict_problem(reply: JudgeReply) -> str | None:
+    """Return why a judge's reply cannot be trusted, or None when it makes sense."""
+    rationale = reply.rationale.strip()
+    if _BARE.fullmatch(rationale):
+        return f"the rationale is not a reason: {rationale!r}"
+    if rationale.lower().strip(" .!") in _ECHO:
+        return f"the rationale only repeats a verdict: {rationale!r}"
+    if len(rationale.split()) < 3:
+        return f"the rationale is too short to be a reason: {rationale!r}"
+    return None
+
+
+async def judge_reward(
+    state: State, ctx: Context
+) -> tuple[float | None, dict[str, Any], dict[str, int]]:
+    """Return (reward, or None when unknown; the judge record; tokens)."""
+    answer = state.get("answer") or ""
+    truth = state.get("ground_truth")
+    if truth:
+        ok = exact_match(answer, truth)
+        accepted = " | ".join(split_ground_truth(truth))
+        rationale = f"{'matches' if ok else 'does not match'} the ground truth ({accepted})"
+        return float(ok), {"source": "ground_truth", "model": None, "rationale": rationale}, {}
+    request = f"Task: {state['task']}\n\nAnswer: {answer}"
+    messages = [SystemMessage(content=prompts.JUDGE_SYSTEM), HumanMessage(content=request)]
+    llm = chat_model(ctx.judge_model, ctx.model_timeout, ctx.judge_max_tokens)
+    reply, error, tokens = await ask_json(llm, messages, JudgeReply)
+    problem = error if reply is None else verdict_problem(reply)
+    record: dict[str, Any] = {"source": "llm_judge", "model": ctx.judge_model}
+    if reply is None or problem:
+        record["rationale"] = f"reward unknown: the judge's reply was unusable ({problem})"
+        return None, record, tokens
+    record["rationale"] = reply.rationale.strip()
+    return float(reply.verdict == "correct"), record, tokens
+
+
+def case_problem(state: State) -> str | None:
+    """Return why an episode must not become a case (no plan, failed planning, nothing done)."""
+    if not any(p.get("subtasks") for p in state.get("plans") or []):
+        return "no plan was executed"
+    if state.get("error"):
+        return f"planning failed ({state['error']})"
+    results = state.get("results") or {}
+    if not any(r.get("status") == "done" for r in results.values()):
+        return "no subtask finished"
+    return None
