@@ -2,9 +2,9 @@
 
 The code runs as uid/gid 65534 with no capabilities and no new privileges (setuid bits do nothing),
 in new user, mount, PID, IPC, UTS, cgroup and network namespaces. Its file view: the system folders,
-a few /etc files and the Python installation read-only, a private /proc, /dev and /tmp, the task's
-input files read-only and the workspace, the only writable place. Nothing else of the host exists
-inside: no home, no project, no MEMENTO_HOME, no other process, no /etc/shadow.
+a few /etc files and the Python installation read-only, a private /proc and /dev, a bounded /tmp and
+/dev/shm, the task's input files read-only and the workspace, the only writable place. Nothing else
+of the host exists inside: no home, no project, no MEMENTO_HOME, no other process, no /etc/shadow.
 
 Settings (read at each call): MEMENTO_SANDBOX (`bwrap`, the default, or `unsafe-none`),
 MEMENTO_SANDBOX_BWRAP (the bwrap program), MEMENTO_SANDBOX_NETWORK (`1`: share the host network).
@@ -122,14 +122,16 @@ def wrap(
     argv: list[str], workspace: Path, network: bool, tmp_mb: int
 ) -> tuple[list[str], list[int]]:
     """Return (the bwrap argv running `argv` jailed in `workspace`, fds to pass and then close)."""
-    args = _base(program(), network) + ["--size", str(tmp_mb << 20), "--tmpfs", "/tmp"]
+    args = _base(program(), network)
+    for folder in ("/tmp", "/dev/shm"):  # bounded: an unbounded tmpfs would fill the host's memory
+        args += ["--size", str(tmp_mb << 20), "--tmpfs", folder]
     users = PASSWD.format(uid=SANDBOX_UID, home=workspace)
     fds = [_data_fd(users), _data_fd(GROUP.format(uid=SANDBOX_UID))]
     args += ["--perms", "0644", "--ro-bind-data", str(fds[0]), "/etc/passwd"]
     args += ["--perms", "0644", "--ro-bind-data", str(fds[1]), "/etc/group"]
     args += _python_binds() + _input_binds(workspace)
     args += ["--bind", str(workspace), str(workspace), "--chdir", str(workspace)]
-    return args + ["--remount-ro", "/", "--", *argv], fds
+    return args + ["--remount-ro", "/dev", "--remount-ro", "/", "--", *argv], fds
 
 
 def disarm(workspace: Path, budget: int = 100_000) -> None:
