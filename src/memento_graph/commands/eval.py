@@ -179,6 +179,7 @@ def _run(config: EvalConfig) -> None:
         f"results: {Path(config.out) / 'results.jsonl'}\nsummary: {summary_path}\n"
         f"learning curve: {png}",
         highlight=False,
+        soft_wrap=True,
     )
 
 
@@ -187,72 +188,30 @@ async def _evaluate(
 ) -> list[dict[str, Any]]:
     from contextlib import AsyncExitStack, nullcontext
 
+    from rich.console import Console
+
     from memento_graph.context import Context
     from memento_graph.eval.agent import AgentPool
     from memento_graph.eval.harness import pending_jobs, run_eval, schedule
     from memento_graph.eval.metrics import open_llm_judge
+    from memento_graph.eval.progress import Tally, eval_progress
 
     base = Context()
-    total = sum(len(order) for _, _, order in schedule(items, config)) * len(config.arms)
+    passes = schedule(items, config)
+    total = sum(len(order) for _, _, order in passes) * len(config.arms)
     todo = len(pending_jobs(items, config, done))
+    tally = Tally(config.metric, config.arms, done.values())
+    progress = eval_progress(
+        Console(), tally, total, total - todo, len(passes[0][2]) if passes else 0
+    )
     judging = open_llm_judge(base.judge_model, timeout=base.model_timeout)
     async with AsyncExitStack() as stack:
         judge = await stack.enter_async_context(judging if config.judge else nullcontext())
         pool = await stack.enter_async_context(AgentPool(config, base, run_id))
-        with _Progress(config, total, total - todo, done.values()) as progress:
+        with progress:
             return await run_eval(
                 config, items, pool, run_id=run_id, judge=judge, on_record=progress.update
             )
-
-
-class _Progress:
-    """A rich progress bar whose description shows each arm's running accuracy."""
-
-    def __init__(self, config: EvalConfig, total: int, completed: int, records: Any) -> None:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-
-        self.metric = config.metric
-        self.sums: dict[str, list[float]] = {arm: [0.0, 0] for arm in config.arms}
-        for rec in records:
-            self._add(rec)
-        self.bar = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            transient=False,
-        )
-        self.task = self.bar.add_task(self._text(), total=total, completed=completed)
-
-    def _add(self, rec: dict[str, Any]) -> None:
-        value = rec["scores"].get(self.metric)
-        if value is not None and rec["arm"] in self.sums:
-            self.sums[rec["arm"]][0] += value
-            self.sums[rec["arm"]][1] += 1
-
-    def _text(self) -> str:
-        parts = [
-            f"{arm} {s / n * 100:.1f}%" if n else f"{arm} -" for arm, (s, n) in self.sums.items()
-        ]
-        return f"{self.metric}: " + " | ".join(parts)
-
-    def update(self, record: dict[str, Any]) -> None:
-        """Count one finished record."""
-        self._add(record)
-        self.bar.update(self.task, advance=1, description=self._text())
-
-    def __enter__(self) -> _Progress:
-        self.bar.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.bar.stop()
 
 
 app = typer.Typer(help="Evaluate the agent on a data set.")

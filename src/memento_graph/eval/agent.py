@@ -73,8 +73,13 @@ class AgentPool:
         except MementoError:
             raise
         except Exception as exc:  # noqa: BLE001 - one item's crash is its failure, not the eval's
-            error = f"{type(exc).__name__}: {exc}"
-            return {"thread_id": thread_id, "status": "failed", "error": error}
+            return {
+                "thread_id": thread_id,
+                "status": "failed",
+                "error": f"{type(exc).__name__}: {exc}",
+                "error_kind": "crash",
+                "tokens": await _spent(agent, thread_id),
+            }
         if outcome.status == "failed" and outcome.error_kind in FATAL:
             raise MementoError(f"{outcome.error}; rerun the same command to resume")
         return outcome
@@ -90,3 +95,13 @@ class AgentPool:
         return await agent.run(
             item.question, files=item.files, ground_truth=item.ground_truth, thread_id=thread_id
         )
+
+
+async def _spent(agent: Any, thread_id: str) -> dict[str, int]:
+    """Return the tokens a crashed thread's checkpoint holds (zeros when there is none)."""
+    try:
+        snapshot = await agent.graph.aget_state({"configurable": {"thread_id": thread_id}})
+        tokens = dict((snapshot.values or {}).get("tokens") or {})
+    except Exception:  # noqa: BLE001 - no checkpoint to read: nothing known spent
+        tokens = {}
+    return {"input": 0, "output": 0, **{k: int(v) for k, v in tokens.items()}}

@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from memento_graph.eval.datasets import EvalItem
-from memento_graph.eval.metrics import Judge, score_answer
+from memento_graph.eval.metrics import METRICS, Judge, score_answer
 from memento_graph.eval.results import ResultsLog
 
 MEMORY_ARM = "memory"
 CONTROL_ARM = "control"
+FAILED = "failed"
+"""Status of an item-run that failed or crashed: counted apart from wrong answers."""
 TEXT_FIELDS = {
     "question",
     "answer",
@@ -168,14 +170,18 @@ def _as_dict(outcome: Any) -> dict[str, Any]:
 async def _record(
     job: Job, outcome: dict[str, Any], run_id: str, judge: Judge | None, elapsed: float
 ) -> dict[str, Any]:
+    """Return the results.jsonl record of one item-run; a failed run is not scored."""
     item = job.item
     answer = outcome.get("answer") or ""
-    scores: dict[str, float | None] = {**score_answer(answer, item.answers), "judge": None}
+    status = outcome.get("status", "done")
+    scores: dict[str, float | None] = dict.fromkeys(METRICS)
     rationale = None
-    if judge is not None:
-        verdict = await judge(item.question, answer, item.answers)
-        scores["judge"] = float(verdict.correct)
-        rationale = verdict.rationale
+    if status != FAILED:
+        scores.update(score_answer(answer, item.answers))
+        if judge is not None:
+            verdict = await judge(item.question, answer, item.answers)
+            scores["judge"] = float(verdict.correct)
+            rationale = verdict.rationale
     return {
         "key": job.key,
         "arm": job.arm,
@@ -187,7 +193,7 @@ async def _record(
         "answers": item.answers,
         "fields": {k: v for k, v in item.fields.items() if k not in TEXT_FIELDS},
         "thread_id": outcome.get("thread_id") or job.thread_id(run_id),
-        "status": outcome.get("status", "done"),
+        "status": status,
         "answer": answer,
         "scores": scores,
         "judge_rationale": rationale,
@@ -197,4 +203,5 @@ async def _record(
         "tokens": dict(outcome.get("tokens") or {"input": 0, "output": 0}),
         "seconds": round(float(outcome.get("seconds") or elapsed), 3),
         "error": outcome.get("error"),
+        "error_kind": outcome.get("error_kind"),
     }

@@ -8,15 +8,24 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from memento_graph.eval.harness import CONTROL_ARM, MEMORY_ARM
+from memento_graph.eval.harness import CONTROL_ARM, FAILED, MEMORY_ARM
 from memento_graph.eval.metrics import METRICS
 from memento_graph.eval.stats import bootstrap_ci, paired_difference_ci
 
 Record = dict[str, Any]
 
 
+def failed(rec: Record) -> bool:
+    """Tell whether an item-run failed or crashed (it has no score: not a wrong answer)."""
+    return rec.get("status") == FAILED
+
+
 def summarize(records: list[Record], splits: list[str], settings: dict[str, Any]) -> dict[str, Any]:
-    """Return the summary: per arm and iteration every metric with its 95% CI, and the gain."""
+    """Return the summary: per arm and iteration every metric with its 95% CI, and the gain.
+
+    Metrics are over the item-runs that ran; failed ones are counted apart (`failed`,
+    `failure_rate`, per split in `split_failed`), and the gain leaves out pairs with a failure.
+    """
     by_arm: dict[str, dict[int, list[Record]]] = defaultdict(lambda: defaultdict(list))
     for rec in records:
         by_arm[rec["arm"]][rec["iteration"]].append(rec)
@@ -40,7 +49,11 @@ def summarize(records: list[Record], splits: list[str], settings: dict[str, Any]
 def _metric_cis(recs: list[Record]) -> dict[str, dict[str, float | int]]:
     out = {}
     for metric in METRICS:
-        values = [r["scores"][metric] for r in recs if r["scores"].get(metric) is not None]
+        values = [
+            r["scores"][metric]
+            for r in recs
+            if not failed(r) and r["scores"].get(metric) is not None
+        ]
         if values:
             out[metric] = bootstrap_ci(values).as_dict()
     return out
@@ -50,12 +63,23 @@ def _iteration(iteration: int, recs: list[Record], splits: list[str]) -> dict[st
     tokens = Counter()
     for r in recs:
         tokens.update({k: int(v) for k, v in (r.get("tokens") or {}).items()})
+    n_failed = sum(map(failed, recs))
     return {
         "iteration": iteration,
         "n": len(recs),
+        "ran": len(recs) - n_failed,
+        "failed": n_failed,
+        "failure_rate": round(n_failed / max(1, len(recs)), 4),
         "metrics": _metric_cis(recs),
         "splits": {
             field: {value: _metric_cis(group) for value, group in _group(recs, field).items()}
+            for field in splits
+        },
+        "split_failed": {
+            field: {
+                value: {"n": len(group), "failed": sum(map(failed, group))}
+                for value, group in _group(recs, field).items()
+            }
             for field in splits
         },
         "statuses": dict(Counter(r["status"] for r in recs)),
@@ -77,9 +101,16 @@ def _pair_key(rec: Record) -> tuple[int, str]:
     return rec["seed"], rec["item_id"]
 
 
-def _paired_cis(treated: list[Record], control: list[Record]) -> dict[str, dict[str, float | int]]:
+def _pairs(treated: list[Record], control: list[Record]) -> tuple[list[tuple[Record, Record]], int]:
+    """Return the paired item-runs where both ran, and how many pairs a failure left out."""
     base = {_pair_key(r): r for r in control}
     pairs = [(r, base[_pair_key(r)]) for r in treated if _pair_key(r) in base]
+    ran = [(a, b) for a, b in pairs if not failed(a) and not failed(b)]
+    return ran, len(pairs) - len(ran)
+
+
+def _paired_cis(treated: list[Record], control: list[Record]) -> dict[str, dict[str, float | int]]:
+    pairs, _ = _pairs(treated, control)
     out = {}
     for metric in METRICS:
         both = [
@@ -101,10 +132,13 @@ def _gain(iteration: int, treated: list[Record], control: list[Record], splits: 
             value: _paired_cis(group, ctrl.get(value, []))
             for value, group in _group(treated, field).items()
         }
+    pairs, excluded = _pairs(treated, control)
     return {
         "iteration": iteration,
         "metrics": _paired_cis(treated, control),
         "splits": split_gains,
+        "pairs": len(pairs),
+        "excluded_failed": excluded,
     }
 
 
@@ -129,13 +163,17 @@ def summary_table(summary: dict[str, Any]) -> Any:
     metric = summary["metric"]
     arms = summary["arms"]
     gains = {g["iteration"]: g for g in summary.get("gain", [])}
-    table = Table(title=f"{metric.upper()} per iteration (%, bootstrap 95% CI)")
+    table = Table(
+        title=f"{metric.upper()} per iteration of the runs that ran (%, bootstrap 95% CI)",
+        caption=_caption(summary),
+    )
     table.add_column("iteration", justify="right")
     for arm in arms:
         table.add_column(arm, no_wrap=True)
     if gains:
         table.add_column("gain over control", no_wrap=True)
     table.add_column("n", justify="right")
+    table.add_column(_failed_header(arms), justify="right")
     rows: dict[int, dict[str, Any]] = defaultdict(dict)
     for arm, data in arms.items():
         for it in data["iterations"]:
@@ -146,8 +184,24 @@ def summary_table(summary: dict[str, Any]) -> Any:
         if gains:
             row.append(_fmt(gains.get(iteration, {}).get("metrics", {}).get(metric), signed=True))
         row.append(str(max(c["n"] for c in cells.values())))
+        row.append(" · ".join(str(cells[a]["failed"]) if a in cells else "-" for a in arms))
         table.add_row(*row)
     return table
+
+
+def _failed_header(arms: dict[str, Any]) -> str:
+    return "failed" if len(arms) < 2 else f"failed ({' · '.join(arms)})"
+
+
+def _caption(summary: dict[str, Any]) -> str | None:
+    """Say how failures count, when there were any."""
+    runs = [it for data in summary["arms"].values() for it in data["iterations"]]
+    n_failed = sum(it.get("failed", 0) for it in runs)
+    if not n_failed:
+        return None
+    excluded = sum(g.get("excluded_failed", 0) for g in summary.get("gain", []))
+    text = f"{n_failed} failed item-runs (crashes, model errors) are not counted as wrong answers"
+    return text + (f"; the gain leaves out {excluded} pairs with a failure" if excluded else "")
 
 
 def split_tables(summary: dict[str, Any]) -> list[Any]:
@@ -166,6 +220,7 @@ def split_tables(summary: dict[str, Any]) -> list[Any]:
             table.add_column(arm, no_wrap=True)
         if gain:
             table.add_column("gain over control", no_wrap=True)
+        table.add_column(_failed_header(lasts), justify="right")
         values = sorted({v for it in lasts.values() for v in it["splits"].get(field, {})})
         for value in values:
             row = [value] + [
@@ -174,6 +229,8 @@ def split_tables(summary: dict[str, Any]) -> list[Any]:
             ]
             if gain:
                 row.append(_fmt(gain["splits"][field].get(value, {}).get(metric), signed=True))
+            counts = [it.get("split_failed", {}).get(field, {}).get(value) for it in lasts.values()]
+            row.append(" · ".join(str(c["failed"]) if c else "-" for c in counts))
             table.add_row(*row)
         tables.append(table)
     return tables
