@@ -9,8 +9,12 @@ import asyncio
 import json
 import os
 import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
+import click
 import typer
 from rich.console import Console
 
@@ -52,6 +56,43 @@ def _need_key() -> None:
             "OPENAI_API_KEY is not set: export it (any non-empty value works for local servers; "
             "set OPENAI_BASE_URL for Ollama, vLLM or another OpenAI-compatible endpoint)"
         )
+
+
+@contextmanager
+def _json_failure(as_json: bool, known: dict[str, Any]) -> Iterator[None]:
+    """Under --json, print a failure raised inside as the outcome JSON on stdout, then re-raise.
+
+    `known` holds the thread id once one is chosen, and the data directory; the id is reported
+    only when that thread exists (a failure before its first step reports null).
+    """
+    try:
+        yield
+    except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+        raise
+    except Exception as exc:
+        if as_json:
+            user = isinstance(exc, MementoError)
+            failure = {
+                "status": "failed",
+                "thread_id": _existing(known),
+                "error": str(exc) if user else f"{type(exc).__name__}: {exc}",
+                "error_kind": "error" if user else "crash",
+            }
+            out.print_json(json.dumps(failure))
+        raise
+
+
+def _existing(known: dict[str, Any]) -> str | None:
+    """Return the known thread id when the thread index has it."""
+    thread_id, home = known.get("thread_id"), known.get("home")
+    if not thread_id or home is None:
+        return None
+    from memento_graph.runs import ThreadIndex
+
+    try:
+        return thread_id if ThreadIndex(home).get(thread_id) else None
+    except Exception:  # noqa: BLE001 - an unreadable index: the id cannot be vouched for
+        return None
 
 
 def _finish(outcome: Any, as_json: bool) -> None:
@@ -114,19 +155,27 @@ def run(
     ] = False,
 ) -> None:
     """Run a task: retrieve cases, plan, execute subtasks with tools, answer, remember."""
-    if not task.strip():
-        raise MementoError("the task is empty: give the question or instruction to work on")
-    _need_key()
-    ctx = _context(
-        policy=policy, user=user, mcp_config=mcp_config, approve_plan=approve_plan or None
-    )
-
-    async def start(agent: Any, on_event: Any) -> Any:
-        return await agent.run(
-            task, files=file, ground_truth=ground_truth, thread_id=thread_id, on_event=on_event
+    known: dict[str, Any] = {}
+    with _json_failure(as_json, known):
+        if not task.strip():
+            raise MementoError("the task is empty: give the question or instruction to work on")
+        _need_key()
+        ctx = _context(
+            policy=policy, user=user, mcp_config=mcp_config, approve_plan=approve_plan or None
         )
+        known.update(home=ctx.home_path, thread_id=thread_id or str(uuid.uuid4()))
 
-    _finish(asyncio.run(_run_or_resume(ctx, as_json, start)), as_json)
+        async def start(agent: Any, on_event: Any) -> Any:
+            return await agent.run(
+                task,
+                files=file,
+                ground_truth=ground_truth,
+                thread_id=known["thread_id"],
+                on_event=on_event,
+            )
+
+        outcome = asyncio.run(_run_or_resume(ctx, as_json, start))
+    _finish(outcome, as_json)
 
 
 @app.command()
@@ -147,17 +196,21 @@ def resume(
     from memento_graph.context import Context
     from memento_graph.runs import ThreadIndex
 
-    answer = decision_from_options(decision, plan, reason)
-    _need_key()
-    row = ThreadIndex(Context().home_path).get(thread_id)
-    if row is None:
-        raise MementoError(f"unknown thread: {thread_id} (see `memento threads`)")
-    ctx = _context(**json.loads(row["context"] or "{}"))
+    known: dict[str, Any] = {"thread_id": thread_id}
+    with _json_failure(as_json, known):
+        answer = decision_from_options(decision, plan, reason)
+        _need_key()
+        known["home"] = Context().home_path
+        row = ThreadIndex(known["home"]).get(thread_id)
+        if row is None:
+            raise MementoError(f"unknown thread: {thread_id} (see `memento threads`)")
+        ctx = _context(**json.loads(row["context"] or "{}"))
 
-    async def start(agent: Any, on_event: Any) -> Any:
-        return await agent.resume(thread_id, on_event=on_event, decision=answer)
+        async def start(agent: Any, on_event: Any) -> Any:
+            return await agent.resume(thread_id, on_event=on_event, decision=answer)
 
-    _finish(asyncio.run(_run_or_resume(ctx, as_json, start)), as_json)
+        outcome = asyncio.run(_run_or_resume(ctx, as_json, start))
+    _finish(outcome, as_json)
 
 
 @threads_app.callback()
@@ -173,7 +226,10 @@ def threads(
     from memento_graph.context import Context
     from memento_graph.runs import ThreadIndex
 
-    table = Table("thread", "status", "started", "task")
+    table = Table()
+    table.add_column("thread", no_wrap=True)  # an id to copy: never wrapped
+    for name in ("status", "started", "task"):
+        table.add_column(name)
     for row in ThreadIndex(Context().home_path).list(limit):
         table.add_row(row["thread_id"], row["status"], row["started_at"], row["task"][:70])
     out.print(table)

@@ -5,8 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
+
+NO_TOOL = "[yellow]no tool called[/]"
+"""Mark of a subtask the planner named tools for that ended with no tool call."""
 
 
 class Progress:
@@ -15,6 +19,7 @@ class Progress:
     def __init__(self, console: Console) -> None:
         """Write to `console`."""
         self.console = console
+        self.subtasks: dict[str, dict[str, Any]] = {}
 
     def on_event(self, node: str, update: dict[str, Any]) -> None:
         """Show one node's update."""
@@ -32,40 +37,51 @@ class Progress:
         elif node == "execute_with_tools":
             for key, r in (update.get("results") or {}).items():
                 mark = "[green]done[/]" if r["status"] == "done" else f"[red]{r['status']}[/]"
+                named = self.subtasks.get(key, {}).get("tools") or []
+                extra = f", tools named: {escape(', '.join(named))}" if named else ""
+                extra += f", {NO_TOOL}" if r.get("no_tool_call") else ""
                 say(
-                    f"[cyan]subtask {key}[/] {mark} ({r['tool_calls']} tool calls): {_short(r['output'])}"
+                    f"[cyan]subtask {key}[/] {mark} ({r['tool_calls']} tool calls{extra}): "
+                    + escape(_short(r["output"]))
                 )
         elif node == "dispatch_subtask":
             for key, r in (update.get("results") or {}).items():
                 say(f"[cyan]subtask {key}[/] [yellow]skipped[/]: {r['output']}")
         elif node == "synthesize" and update.get("note"):
-            say(f"[cyan]synthesize[/] {update['note']}")
+            say(f"[cyan]synthesize[/] {escape(str(update['note']))}")
         elif node == "write_memory":
             judge = update.get("judge") or {}
+            reward = "unknown" if update.get("reward") is None else update["reward"]
             say(
-                f"[cyan]write_memory[/] reward {update.get('reward')} ({judge.get('source')})"
+                f"[cyan]write_memory[/] reward {reward} ({judge.get('source')})"
                 + (f", case {update['case_id']}" if update.get("case_id") else "")
+                + (f", no case: {escape(str(judge['no_case']))}" if judge.get("no_case") else "")
             )
         elif node == "__interrupt__":
             say("[yellow]paused[/]: waiting for plan approval")
 
     def _plan(self, update: dict[str, Any]) -> None:
         say = self.console.print
+        self.subtasks.update(update.get("subtasks") or {})
         if update.get("status") == "failed":
-            say(f"[cyan]plan[/] [red]failed[/]: {update.get('error')}")
+            say(f"[cyan]plan[/] [red]failed[/]: {escape(str(update.get('error')))}")
         elif update.get("status") == "answered":
             say(f"[cyan]plan[/] final answer ready (cycle {update.get('cycle')})")
         elif update.get("status") == "exhausted":
-            say(f"[cyan]plan[/] {update.get('note')}")
+            say(f"[cyan]plan[/] {escape(str(update.get('note')))}")
         for p in update.get("plans") or []:
             say(plan_table(p))
 
 
 def plan_table(plan: dict[str, Any]) -> Table:
     """Render one plan (cycle, subtasks with dependencies) as a table."""
+    tools = any(s.get("tools") for s in plan["subtasks"])
     table = Table("subtask", "description", "after", title=f"plan, cycle {plan['cycle']}")
+    if tools:
+        table.add_column("tools")
     for s in plan["subtasks"]:
-        table.add_row(s["key"], s["description"], ", ".join(s["depends_on"]) or "-")
+        row = [s["key"], escape(s["description"]), ", ".join(s["depends_on"]) or "-"]
+        table.add_row(*row, *([escape(", ".join(s.get("tools") or [])) or "-"] if tools else []))
     return table
 
 
@@ -91,31 +107,55 @@ def show_outcome(console: Console, outcome: Any) -> None:
 
 
 def show_thread(console: Console, row: dict[str, Any], values: dict[str, Any]) -> None:
-    """Print everything about one thread."""
-    console.print(f"[bold]thread[/] {row['thread_id']} · {row['status']} · {row['started_at']}")
-    console.print(f"[bold]task[/] {row['task']}")
-    if row.get("error"):
-        console.print(f"[bold]error[/] {row['error']}")
+    """Print everything about one thread: cases, plans, subtasks, answer, why, reward, tokens."""
+    say = console.print
+    say(f"[bold]thread[/] {escape(row['thread_id'])} · {row['status']} · {row['started_at']}")
+    say(f"[bold]task[/] {escape(row['task'])}")
+    for error in dict.fromkeys(e for e in (row.get("error"), values.get("error")) if e):
+        say(f"[bold]error[/] {escape(str(error))}")
     cases = values.get("cases") or []
     if cases:
         table = Table("case", "label", "score", "task", title="retrieved cases")
         for c in cases:
-            table.add_row(
-                c["id"], c.get("label", ""), f"{c.get('score', 0):.3f}", _short(c["task"], 60)
-            )
-        console.print(table)
+            score = f"{c.get('score', 0):.3f}"
+            table.add_row(c["id"], c.get("label", ""), score, escape(_short(c["task"], 60)))
+        say(table)
     for p in values.get("plans") or []:
-        console.print(plan_table(p))
-    results = values.get("results") or {}
-    if results:
-        table = Table("subtask", "status", "tool calls", "result", title="subtasks")
-        for key, r in results.items():
-            table.add_row(key, r["status"], str(r["tool_calls"]), _short(r["output"], 80))
-        console.print(table)
+        say(plan_table(p))
+    _subtasks(console, values)
     if values.get("answer") is not None:
-        console.print(Panel(str(values["answer"]), title="answer"))
-    if values.get("reward") is not None:
-        judge = values.get("judge") or {}
-        console.print(
-            f"reward {values['reward']} ({judge.get('source')}: {judge.get('rationale')})"
-        )
+        say(Panel(escape(str(values["answer"])), title="answer"))
+    if values.get("note"):
+        say(f"[bold]note[/] {escape(str(values['note']))}")
+    _reward(console, values)
+    tokens = values.get("tokens") or {}
+    if tokens:
+        say(f"[bold]tokens[/] input {tokens.get('input', 0)} · output {tokens.get('output', 0)}")
+
+
+def _subtasks(console: Console, values: dict[str, Any]) -> None:
+    """Print the subtask results with the tools the planner named and the no-tool mark."""
+    results = values.get("results") or {}
+    if not results:
+        return
+    subtasks = values.get("subtasks") or {}
+    table = Table("subtask", "status", "tools named", "tool calls", "result", title="subtasks")
+    for key, r in results.items():
+        named = ", ".join(subtasks.get(key, {}).get("tools") or []) or "-"
+        calls = str(r["tool_calls"]) + (f" {NO_TOOL}" if r.get("no_tool_call") else "")
+        table.add_row(key, r["status"], escape(named), calls, escape(_short(r["output"], 80)))
+    console.print(table)
+
+
+def _reward(console: Console, values: dict[str, Any]) -> None:
+    """Print the reward ("unknown" when the judge gave none), its source and why no case."""
+    judge = values.get("judge") or {}
+    if values.get("reward") is None and not judge:
+        return
+    reward = "unknown" if values.get("reward") is None else values["reward"]
+    why = f"{judge.get('source')}: {judge.get('rationale')}" if judge else "no judge record"
+    console.print(f"[bold]reward[/] {reward} ({escape(why)})")
+    if values.get("case_id"):
+        console.print(f"[bold]case[/] {values['case_id']}")
+    elif judge.get("no_case"):
+        console.print(f"[bold]no case written[/]: {escape(str(judge['no_case']))}")
