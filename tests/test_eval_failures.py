@@ -149,3 +149,14 @@ def test_eval_in_a_pipe_prints_plain_lines_and_counts_a_failed_item(llm, home, t
     assert bad["tokens"]["input"] > 0 and bad["tokens"]["output"] > 0  # the planner's, kept
     it = json.loads((out / "summary.json").read_text())["arms"]["memory"]["iterations"][0]
     assert (it["failed"], it["ran"]) == (1, 1) and it["metrics"]["em"]["mean"] == 1.0
+
+
+def test_live_bar_on_a_terminal_plain_lines_otherwise():
+    from memento_graph.eval.progress import LiveBar, eval_progress
+
+    tally = Tally("em", ["memory"])
+    tty = Console(force_terminal=True, record=True)
+    assert isinstance(eval_progress(tty, tally, 4, 0, 4), LiveBar)
+    pipe = Console(force_terminal=False, record=True)
+    assert isinstance(eval_progress(pipe, tally, 4, 1, 4), PlainLines)
+    assert pipe.export_text().startswith("eval: 3 item-runs to do, 1 done earlier")
