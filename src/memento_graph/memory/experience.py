@@ -18,13 +18,26 @@ import sqlite_utils
 from memento_graph.memory.schema import now_iso
 from memento_graph.sqlite import open_db
 
-# per-user scans read these instead of the rows (an episode row holds its task embedding)
-_INDEXES = (
-    ("retrievals", ["user", "case_id", "thread_id", "credit"]),  # credit totals, suspects
-    ("episodes", ["thread_id", "reward"]),  # an episode's reward in those joins
-    ("episodes", ["user", "created_at", "reward"]),  # recent mean reward, count
-)
 SUSPECTS = 1000  # most cases one quarantine sweep re-checks (the likeliest bad first)
+# Per-case usage of each user, kept exact by triggers on retrievals (each retrieval carries a copy of its
+# episode's reward), so ranking, counting and sweeping cases read one row per case: no join, no scan.
+_ADD = """insert into case_usage values (new.user, new.case_id, 1, coalesce(new.reward, 0),
+    coalesce(new.credit, 0), coalesce(new.credit * new.reward, 0))
+    on conflict (user, case_id) do update set shown = shown + 1, rewards = rewards + excluded.rewards,
+    credit = credit + excluded.credit, successes = successes + excluded.successes;"""
+_REMOVE = """update case_usage set shown = shown - 1, rewards = rewards - coalesce(old.reward, 0),
+    credit = credit - coalesce(old.credit, 0), successes = successes - coalesce(old.credit * old.reward, 0)
+    where user = old.user and case_id = old.case_id;"""
+_CASE_USAGE = (
+    "create table case_usage (user text, case_id text, shown integer, rewards real, credit real, "
+    "successes real, primary key (user, case_id))",
+    "insert into case_usage select user, case_id, count(*), total(reward), total(credit), "
+    "total(credit * reward) from retrievals group by user, case_id",
+    f"create trigger case_usage_add after insert on retrievals begin {_ADD} end",
+    f"create trigger case_usage_remove after delete on retrievals begin {_REMOVE} end",
+    "create trigger case_usage_change after update of user, case_id, credit, reward on retrievals "
+    f"begin {_REMOVE} {_ADD} end",
+)
 
 
 class ExperienceStore:
@@ -49,7 +62,8 @@ class ExperienceStore:
         db["retrievals"].create(
             {
                 "thread_id": str, "case_id": str, "user": str, "rank": int, "score": float,
-                "similarity": float, "policy": str, "credit": float, "created_at": str,
+                "similarity": float, "policy": str, "credit": float, "reward": float,
+                "created_at": str,
             },
             pk=("thread_id", "case_id"), if_not_exists=True,
         )  # fmt: skip
@@ -58,8 +72,30 @@ class ExperienceStore:
         )
         db["retrievals"].create_index(["case_id"], if_not_exists=True)
         db["episodes"].create_index(["user", "created_at"], if_not_exists=True)
-        for table, columns in _INDEXES:  # also added to stores made before them
-            db[table].create_index(columns, if_not_exists=True)
+        db["episodes"].create_index(["user", "created_at", "reward"], if_not_exists=True)
+        db.execute("PRAGMA recursive_triggers = ON")  # a replaced retrieval leaves case_usage too
+        if "reward" not in db["retrievals"].columns_dict or "case_usage" not in db.table_names():
+            ExperienceStore._upgrade(db)
+
+    @staticmethod
+    def _upgrade(db: sqlite_utils.Database) -> None:
+        """Give a store made by an older version the reward copies and case_usage, once (write-locked)."""
+        conn = db.conn
+        conn.execute("begin immediate")
+        try:
+            if "reward" not in db["retrievals"].columns_dict:
+                conn.execute("alter table retrievals add column reward float")
+                conn.execute(
+                    "update retrievals set reward = "
+                    "(select reward from episodes e where e.thread_id = retrievals.thread_id)"
+                )
+            if "case_usage" not in db.table_names():
+                for sql in _CASE_USAGE:
+                    conn.execute(sql)
+            conn.execute("commit")
+        except BaseException:
+            conn.execute("rollback")
+            raise
 
     def episode(self, thread_id: str) -> dict[str, Any] | None:
         """Return one episode with its retrievals, or None."""
@@ -88,20 +124,30 @@ class ExperienceStore:
         )
         row["created_at"] = row.get("created_at") or now_iso()
         row["updated_at"] = now_iso()
-        # retrievals first: the episode row (with its case id) marks the record done
+        # retrievals first: the episode row (with its case id) marks the record done; each keeps a
+        # copy of the episode's reward, so per-case totals need no join
+        shown = {
+            "thread_id": row["thread_id"],
+            "created_at": row["updated_at"],
+            "reward": row.get("reward"),
+        }
         with self.lock:
             self.db["retrievals"].delete_where("thread_id = ?", [row["thread_id"]])
             if retrievals:
                 self.db["retrievals"].insert_all(
-                    [{**r, "thread_id": row["thread_id"], "created_at": row["updated_at"]} for r in retrievals],
-                    pk=("thread_id", "case_id"), replace=True,
-                )  # fmt: skip
+                    [{**r, **shown} for r in retrievals], pk=("thread_id", "case_id"), replace=True
+                )
             self.db["episodes"].upsert(row, pk="thread_id")
 
     def update_episode(self, thread_id: str, **fields: Any) -> None:
-        """Change fields of one episode."""
-        with self.lock:
+        """Change fields of one episode (a new reward reaches its retrievals' copies too)."""
+        with self.lock, self.db.conn:
             self.db["episodes"].update(thread_id, {**fields, "updated_at": now_iso()})
+            if "reward" in fields:
+                self.db.execute(
+                    "update retrievals set reward = ? where thread_id = ?",
+                    [fields["reward"], thread_id],
+                )
 
     def set_credits(self, thread_id: str, credits: dict[str, float]) -> None:
         """Replace the per-case credit of an episode's retrievals."""
@@ -160,10 +206,8 @@ class ExperienceStore:
         low rate comes before one failure), so one sweep's work is bounded.
         """
         sql = (
-            "select r.case_id from retrievals r join episodes e on e.thread_id = r.thread_id "
-            "where r.user = ? group by r.case_id having sum(r.credit) >= ? "
-            "and sum(r.credit * e.reward) < ? * sum(r.credit) "
-            "order by (sum(r.credit * e.reward) + ?) / (sum(r.credit) + 1.0), r.case_id limit ?"
+            "select case_id from case_usage where user = ? and shown > 0 and credit >= ? "
+            "and successes < ? * credit order by (successes + ?) / (credit + 1.0), case_id limit ?"
         )
         args = [user, min_credit, below, below, limit]
         with self.lock:
@@ -171,18 +215,31 @@ class ExperienceStore:
 
     def totals(self, user: str) -> dict[str, dict[str, Any]]:
         """Return the usage of every case a user was shown, in one pass (as `usage`, without rewards)."""
+        ids, table = self.totals_table(user)
+        keys = ("times_retrieved", "mean_reward", "credit_uses", "credit_successes")
+        out = {
+            case_id: dict(zip(keys, map(float, row), strict=True))
+            for case_id, row in zip(ids, table, strict=True)
+        }
+        for use in out.values():
+            use["times_retrieved"] = int(use["times_retrieved"])
+            use["mean_reward"] = None if np.isnan(use["mean_reward"]) else use["mean_reward"]
+        return out
+
+    def totals_table(self, user: str) -> tuple[list[str], np.ndarray]:
+        """Return the ids of the cases a user was shown, and a table of their usage.
+
+        Columns: times shown, mean reward of those episodes, credited uses, credited successes (from
+        case_usage: one row per case).
+        """
         sql = (
-            "select r.case_id, count(*), avg(e.reward), sum(r.credit), sum(r.credit * e.reward) "
-            "from retrievals r join episodes e on e.thread_id = r.thread_id "
-            "where r.user = ? group by r.case_id"
+            "select case_id, shown, rewards / shown, credit, successes from case_usage "
+            "where user = ? and shown > 0"
         )
         with self.lock:
             rows = self.db.execute(sql, [user]).fetchall()
-        keys = ("times_retrieved", "mean_reward", "credit_uses", "credit_successes")
-        return {
-            r[0]: dict(zip(keys, (r[1], r[2], float(r[3] or 0.0), float(r[4] or 0.0)), strict=True))
-            for r in rows
-        }
+        table = np.array([r[1:] for r in rows], dtype=float).reshape(len(rows), 4)
+        return [r[0] for r in rows], table
 
     def episodes(self, user: str, since: float | None = None) -> list[dict[str, Any]]:
         """Return a user's episodes (without embeddings), oldest first."""

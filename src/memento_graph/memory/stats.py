@@ -1,12 +1,16 @@
 """Case-bank statistics: counts by status and label, and the most and least useful cases.
 
-Nothing here reads the whole bank: counts come from id-only Chroma gets, usage from one SQL aggregate
-over the user's retrievals, and only the cases that can rank (or be on trial) are read.
+Nothing here reads the whole bank: counts come from id-only Chroma gets (of cases not active, rewards of 0;
+only fractional rewards, rare, are read), usage from the experience store's per-case table, and only the
+cases that can rank are read.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from scipy.special import betainc
 
 from memento_graph.memory import lifecycle as lc
 
@@ -15,81 +19,82 @@ if TYPE_CHECKING:
     from memento_graph.memory.core import Memory
 
 _READ = 256  # cases read at a time while ranking
+_KEYS = ("times_retrieved", "mean_reward", "credit_uses", "credit_successes")
 
 
 def case_stats(memory: Memory, top: int = 5) -> dict[str, Any]:
     """Return counts by status and label, cases on trial, mean reward, and the most and least useful."""
     bank, store = memory.bank, memory.store
     total = bank.count()
-    usage = store.totals(memory.user)
+    ids, table = store.totals_table(memory.user)
     baseline = store.mean_reward(memory.user, recent=lc.RECENT)
+    inactive = {s: bank.ids({"status": s}) for s in ("quarantined", "retired")}
+    zeros = bank.ids({"reward": {"$lte": 0.0}})
+    between = bank.metadata({"$and": [{"reward": {"$gt": 0.0}}, {"reward": {"$lt": 1.0}}]})
+    rewards = {i: float(m.get("reward") or 0.0) for i, m in between.items()}
+    negative = zeros + [i for i, r in rewards.items() if r < 0.5]
+    by_status = {"active": total - sum(map(len, inactive.values()))} | {
+        s: len(i) for s, i in inactive.items()
+    }
+    by_label = {"positive": total - len(negative), "negative": len(negative)}
+    ones = total - len(zeros) - len(rewards)
     return {
         "user": memory.user,
         "embedder": memory.embedder.id,
         "total": total,
-        "by_status": _by_status(bank, total),
-        "by_label": _nonzero(
-            positive=(up := len(bank.ids({"reward": {"$gte": 0.5}}))), negative=total - up
-        ),  # fmt: skip
-        "on_trial": _on_trial(bank, usage, baseline),
-        "mean_reward": round(_reward_sum(bank) / total, 4) if total else None,
+        "by_status": {key: n for key, n in by_status.items() if n},
+        "by_label": {key: n for key, n in by_label.items() if n},
+        "on_trial": _on_trial(bank, ids, table, baseline, {*negative, *sum(inactive.values(), [])}),
+        "mean_reward": round((ones + sum(rewards.values())) / total, 4) if total else None,
         "episodes_mean_reward": store.mean_reward(memory.user, recent=10**9),
-        "most_useful": _ranked(bank, usage, top, best=True),
-        "least_useful": _ranked(bank, usage, top, best=False),
+        "most_useful": _ranked(bank, ids, table, top, best=True),
+        "least_useful": _ranked(bank, ids, table, top, best=False),
     }
 
 
-def _nonzero(**counts: int) -> dict[str, int]:
-    return {key: n for key, n in counts.items() if n}
-
-
-def _by_status(bank: CaseBank, total: int) -> dict[str, int]:
-    other = {s: len(bank.ids({"status": s})) for s in ("quarantined", "retired")}
-    return _nonzero(active=total - sum(other.values()), **other)
-
-
-def _reward_sum(bank: CaseBank) -> float:
-    """Sum the cases' rewards: rewards of 1 are counted, only fractional ones (rare) are read."""
-    ones = len(bank.ids({"reward": {"$gte": 1.0}}))
-    between = bank.metadata({"$and": [{"reward": {"$gt": 0.0}}, {"reward": {"$lt": 1.0}}]})
-    return ones + sum(float(m.get("reward") or 0.0) for m in between.values())
-
-
-def _on_trial(bank: CaseBank, usage: dict[str, dict], baseline: float | None) -> int:
-    """Count active cases on trial: only cases whose record alone puts them on trial are read."""
-    if baseline is None or not 0 < baseline < 1:
+def _on_trial(
+    bank: CaseBank, ids: list[str], table: np.ndarray, baseline: float | None, excluded: set[str]
+) -> int:
+    """Count the cases on trial (`lifecycle.on_trial`), given the negative and inactive ones to exclude."""
+    if baseline is None or not 0 < baseline < 1 or not ids:
         return 0
-    maybe = [
-        c for c, u in usage.items()
-        if u["credit_uses"] >= lc.MIN_CREDIT and lc.TRIAL <= lc.p_worse(u, baseline) < lc.CONFIDENCE
-    ]  # fmt: skip
-    cases = bank.get(maybe)
-    return sum(c["status"] == "active" and lc.on_trial(c, usage[c["id"]], baseline) for c in cases)
+    uses, wins = table[:, 2], table[:, 3]
+    alpha = lc.PRIOR * baseline + wins  # lifecycle.p_worse, over arrays
+    p = betainc(
+        alpha, lc.PRIOR * (1.0 - baseline) + np.maximum(uses - wins, 0.0), lc.WORSE * baseline
+    )
+    trial = np.flatnonzero((uses >= lc.MIN_CREDIT) & (p >= lc.TRIAL) & (p < lc.CONFIDENCE))
+    return len(bank.existing([ids[i] for i in trial if ids[i] not in excluded]))
 
 
-def _ranked(bank: CaseBank, usage: dict[str, dict], top: int, best: bool) -> list[dict[str, Any]]:
+def _ranked(
+    bank: CaseBank, ids: list[str], table: np.ndarray, top: int, best: bool
+) -> list[dict[str, Any]]:
     """Return the `top` most (or least) useful cases that were ever retrieved, reading few cases.
 
-    A case's usefulness lies between its value at reward 0 and at reward 1, known from its usage alone;
-    cases are read in order of the bound that could rank them first, until no unread case can.
+    A case's usefulness lies between its values at reward 0 and 1, known from its usage alone; cases are
+    read in order of the bound that could rank them first, until no unread case can.
     """
     sign, reward = (-1.0, 1.0) if best else (1.0, 0.0)
-    bound = {c: sign * lc.usefulness({"reward": reward}, u) for c, u in usage.items()}
-    order = sorted(bound, key=bound.__getitem__)
-    found: list[tuple[float, dict[str, Any]]] = []
+    use = {"credit_uses": table[:, 2], "credit_successes": table[:, 3]}
+    bound = sign * lc.usefulness({"reward": reward}, use)
+    order = np.argsort(bound, kind="stable")
+    found: list[tuple[float, dict[str, Any], dict[str, Any]]] = []
     for start in range(0, len(order) if top > 0 else 0, _READ):
-        found += [
-            (sign * lc.usefulness(c, usage[c["id"]]), c)
-            for c in bank.get(order[start : start + _READ])
-        ]
+        rows = {ids[i]: table[i] for i in order[start : start + _READ]}
+        for case in bank.get(list(rows)):
+            row = rows[case["id"]]
+            usage = dict(zip(_KEYS, map(float, row), strict=True))
+            found.append((sign * lc.usefulness(case, usage), case, usage))
         found.sort(key=lambda item: item[0])
         after = start + _READ
         if after < len(order) and len(found) >= top and found[top - 1][0] <= bound[order[after]]:
             break
-    return [_brief(case, usage[case["id"]]) for _, case in found[:top]]
+    return [_brief(case, usage) for _, case, usage in found[:top]]
 
 
 def _brief(case: dict[str, Any], use: dict[str, Any]) -> dict[str, Any]:
+    mean = None if np.isnan(use["mean_reward"]) else use["mean_reward"]
     return {"id": case["id"], "task": case["task"], "status": case["status"],
-            "times_retrieved": use["times_retrieved"], "mean_reward": use["mean_reward"],
+            "times_retrieved": int(use["times_retrieved"]), "mean_reward": mean,
             "usefulness": round(lc.usefulness(case, use), 3)}  # fmt: skip
