@@ -7,7 +7,7 @@ A verdict is usable only when it is one of the two labels with a rationale that 
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel, Field
@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from memento_graph import prompts
 from memento_graph.context import Context
 from memento_graph.llm import ask_json, chat_model
+from memento_graph.nodes.plan_schema import clipped
 from memento_graph.scoring import exact_match, split_ground_truth
 from memento_graph.state import State
 
@@ -25,7 +26,7 @@ _ECHO = {"correct", "incorrect", "true", "false", "yes", "no", "right", "wrong"}
 class JudgeReply(BaseModel):
     """The LLM judge's reply in the graph."""
 
-    rationale: str = Field(min_length=1, max_length=800)
+    rationale: Annotated[str, clipped(800)] = Field(min_length=1)
     verdict: Literal["correct", "incorrect"]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, TypeVar
 
@@ -116,12 +117,17 @@ def _parse(schema: type[M], text: str) -> M:
 
 
 async def ask_json(
-    llm: ChatOpenAI, messages: list[BaseMessage], schema: type[M]
+    llm: ChatOpenAI,
+    messages: list[BaseMessage],
+    schema: type[M],
+    salvage: Callable[[str], tuple[M, str] | None] | None = None,
 ) -> tuple[M | None, str | None, dict[str, int]]:
     """Ask for a JSON reply matching `schema`; on malformed or length-cut output, repair once.
 
     The repair shows the model its reply and what was wrong (for a reply cut at the length
-    limit: to be shorter). Returns (parsed or None, error or None, token counts).
+    limit: to be shorter). When the repair fails too, `salvage` may still make a value of the
+    last reply. Returns (parsed or None, error or None, token counts); a salvaged value comes
+    with the error and what was mended.
     """
     bound = llm.bind(response_format=response_format(schema))
     tokens = {"input": 0, "output": 0}
@@ -152,6 +158,9 @@ async def ask_json(
                 AIMessage(content=text[:4000]),
                 HumanMessage(content=repair.format(error=error)),
             ]
+    mended = salvage(text) if salvage is not None and error != _cut_error(llm) else None
+    if mended is not None:
+        return mended[0], f"{error}; salvaged: {mended[1]}", tokens
     return None, error, tokens
 
 

@@ -19,6 +19,9 @@ PLANNER_SYSTEM = """You are the META-PLANNER of a hierarchical agent. Given a ta
 Reply with JSON only, matching this schema:
 {{"thought": str, "plan": [{{"id": int, "description": str, "tools": [str], "depends_on": [int]}}], "final_answer": str | null}}
 Exactly one of `plan` (non-empty) and `final_answer` must be given. Keep the thought short.
+Example: {{"thought": "two lookups, then compare", "plan": [{{"id": 1, "description": "Find the
+height of the Eiffel Tower", "tools": [], "depends_on": []}}, {{"id": 2, "description": "Find the
+height of the Statue of Liberty", "tools": [], "depends_on": []}}], "final_answer": null}}
 
 The final answer is a number, or as few words as possible, or a comma-separated list; no units or
 articles unless asked. Never call tools yourself: that is the EXECUTOR's job.

@@ -42,6 +42,10 @@ class Outcome:
     """For model endpoint errors: auth, not_found, timeout, unreachable or status."""
     note: str | None = None
     interrupt: Any = None
+    subtasks: int = 0
+    """Subtasks that ran (done or failed)."""
+    tool_calls: int = 0
+    """Tool calls made by all subtasks."""
 
 
 def model_error(exc: Exception) -> tuple[str, str] | None:
@@ -166,6 +170,7 @@ class Agent:
         else:
             status = "done"
         kind, message = error or (None, None)
+        results = values.get("results") or {}
         self.index.update(thread_id, status=status, error=message, answer=values.get("answer"))
         return Outcome(
             thread_id=thread_id,
@@ -180,6 +185,8 @@ class Agent:
             error_kind=kind,
             note=values.get("note"),
             interrupt=interrupts[0] if interrupts else None,
+            subtasks=sum(r.get("status") != "skipped" for r in results.values()),
+            tool_calls=sum(int(r.get("tool_calls") or 0) for r in results.values()),
         )
 
 

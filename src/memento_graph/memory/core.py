@@ -138,6 +138,25 @@ class Memory:
             self._lifecycle([c["id"] for c in shown])
             return self.get_case(case["id"]) or public(case)
 
+    def record_episode(
+        self, *, thread_id: str, task: str, plan: str, answer: str | None, reward: float | None,
+        judge: dict, policy: str, models: dict, status: str = "done", tokens: dict | None = None,
+    ) -> None:  # fmt: skip
+        """Record an episode that must not become a case (reward unknown, nothing executed).
+
+        No case is written and no shown case is credited; `feedback` can still set its reward.
+        """
+        reward = None if reward is None else check_reward(reward)
+        episode = {
+            "thread_id": thread_id, "user": self.user, "task": task, "plan": plan,
+            "answer": answer, "reward": reward, "judge_source": judge.get("source"),
+            "judge_model": judge.get("model"), "judge_rationale": judge.get("rationale"),
+            "policy": policy, "models": models, "status": status, "case_id": None,
+            "timings": None, "tokens": tokens, "task_embedding": None,
+        }  # fmt: skip
+        with self.lock:
+            self.store.record(episode, [])
+
     def _write_case(
         self, vec: np.ndarray, thread_id: str, task: str, plan: str, answer: str | None,
         reward: float, judge: dict, models: dict,

@@ -11,7 +11,8 @@ from pydantic import ValidationError
 
 from memento_graph.context import Context
 from memento_graph.nodes.dispatch_subtask import current_subtasks
-from memento_graph.nodes.plan import PlannerOutput, subtask_records
+from memento_graph.nodes.plan import subtask_records
+from memento_graph.nodes.plan_schema import PlannerOutput
 from memento_graph.state import State
 
 
