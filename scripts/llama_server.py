@@ -68,7 +68,7 @@ def main() -> None:
     params.sampling.seed = 42
     params.sampling.temp = 0.2
     server = xllamacpp.Server(params)  # noqa: F841 - serves until the process ends
-    print(f"listening http://127.0.0.1:{args.port}", flush=True)
+    print(f"listening http://127.0.0.1:{args.port}", flush=True)  # noqa: T201 - the ready line
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     while True:
         time.sleep(3600)

@@ -36,8 +36,9 @@ class SubtaskSpec(BaseModel):
 
 
 class PlannerOutput(BaseModel):
-    """The planner's reply: a plan or a final answer (the thought last, so a small model that
-    rambles in it has already written the plan).
+    """The planner's reply: a plan or a final answer.
+
+    The thought comes last, so a small model that rambles in it has already written the plan.
     """
 
     plan: list[SubtaskSpec] = Field(default_factory=list, max_length=12)
