@@ -1,8 +1,8 @@
 """Case-bank statistics: counts by status and label, and the most and least useful cases.
 
-Nothing here reads the whole bank: counts come from id-only Chroma gets (of cases not active, rewards of 0;
-only fractional rewards, rare, are read), usage from the experience store's per-case table, and only the
-cases that can rank are read.
+Nothing here reads the whole bank: counts come from id-only Chroma gets (of the cases not active, and
+with rewards below 1; only fractional rewards, rare, are read), usage from the experience store's
+per-case table, and only the cases that can rank are read.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ def case_stats(memory: Memory, top: int = 5) -> dict[str, Any]:
     baseline = store.mean_reward(memory.user, recent=lc.RECENT)
     inactive = {s: bank.ids({"status": s}) for s in ("quarantined", "retired")}
     zeros = bank.ids({"reward": {"$lte": 0.0}})
-    between = bank.metadata({"$and": [{"reward": {"$gt": 0.0}}, {"reward": {"$lt": 1.0}}]})
-    rewards = {i: float(m.get("reward") or 0.0) for i, m in between.items()}
+    between = set(bank.ids({"reward": {"$lt": 1.0}})).difference(zeros)  # fractional: rare, read
+    rewards = {c["id"]: c["reward"] for c in bank.get(sorted(between))}
     negative = zeros + [i for i, r in rewards.items() if r < 0.5]
     by_status = {"active": total - sum(map(len, inactive.values()))} | {
         s: len(i) for s, i in inactive.items()
