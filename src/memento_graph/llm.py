@@ -105,8 +105,28 @@ def response_format(schema: type[BaseModel] | dict[str, Any], name: str = "") ->
         return {"type": "json_schema", "json_schema": {"name": name or "reply", "schema": schema}}
     return {
         "type": "json_schema",
-        "json_schema": {"name": schema.__name__, "schema": schema.model_json_schema()},
+        "json_schema": {
+            "name": schema.__name__,
+            "schema": all_required(schema.model_json_schema()),
+        },
     }
+
+
+def all_required(schema: Any) -> Any:
+    """Mark every property of every object required, in the order the model declares them.
+
+    A grammar then writes the fields in that order (llama.cpp puts optional ones anywhere, so a
+    small model started with a rambling `thought` and never reached the plan); defaults still
+    apply when a server without grammars leaves a field out.
+    """
+    if isinstance(schema, dict):
+        out = {k: all_required(v) for k, v in schema.items()}
+        if isinstance(out.get("properties"), dict):
+            out["required"] = list(out["properties"])
+        return out
+    if isinstance(schema, list):
+        return [all_required(v) for v in schema]
+    return schema
 
 
 def _parse(schema: type[M], text: str) -> M:
@@ -158,7 +178,7 @@ async def ask_json(
                 AIMessage(content=text[:4000]),
                 HumanMessage(content=repair.format(error=error)),
             ]
-    mended = salvage(text) if salvage is not None and error != _cut_error(llm) else None
+    mended = salvage(text) if salvage is not None else None
     if mended is not None:
         return mended[0], f"{error}; salvaged: {mended[1]}", tokens
     return None, error, tokens

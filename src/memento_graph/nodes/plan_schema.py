@@ -6,6 +6,7 @@ import json
 from functools import lru_cache
 from typing import Annotated, Any
 
+from langchain_core.utils.json import parse_partial_json
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -97,18 +98,27 @@ def _check_acyclic(graph: dict[int, list[int]]) -> None:
 def salvage_plan(text: str, schema: type[PlannerOutput]) -> tuple[PlannerOutput, str] | None:
     """Make a usable plan of a reply that failed its checks twice, or None when none can be made.
 
-    Only what has one sensible reading is mended: duplicate subtask ids are renumbered,
+    Only what has one sensible reading is mended: a reply cut at the length limit keeps the
+    subtasks it wrote in full (the last, being written, is dropped unless it is the only one;
+    a string cut short is kept as cut), duplicate subtask ids are renumbered,
     dependencies on itself or on unknown ids are dropped, and a cycle drops every dependency.
     Returns the plan and what was mended.
     """
+    text = text.strip().strip("`").removeprefix("json")
+    mended: list[str] = []
     try:
-        data = json.loads(text.strip().strip("`").removeprefix("json"))
+        data = json.loads(text)
+    except ValueError:  # cut at the length limit: keep the subtasks written in full
+        data = parse_partial_json(text)
+        if isinstance(data, dict) and len(data.get("plan") or []) > 1:
+            data["plan"] = data["plan"][:-1]
+        mended.append("kept the subtasks written before the reply was cut")
+    try:
         steps = [s for s in data.get("plan") or [] if isinstance(s, dict) and s.get("description")]
-    except (ValueError, AttributeError):
+    except AttributeError:
         return None
     if not steps:
         return None
-    mended: list[str] = []
     ids: list[Any] = [s.get("id") for s in steps]
     if len(set(map(str, ids))) != len(ids):
         for i, s in enumerate(steps, 1):
