@@ -61,3 +61,13 @@ def test_an_old_store_is_upgraded_once(tmp_path):
     again = ExperienceStore(path)
     assert kept(again, "u") == raw(again, "u") == {"a": (1, 1.0, 1.0, 1.0), "b": (1, 1.0, 0.5, 0.5)}
     assert kept(ExperienceStore(path), "u") == raw(again, "u")  # opened again: not counted twice
+
+
+def test_episode_count_is_kept_without_recounting(tmp_path):
+    store = ExperienceStore(tmp_path / "x.sqlite")
+    store.record(episode("t1", 1.0), [])
+    assert store.episode_count("u") == 1
+    store.record(episode("t2", 0.0), shown(("a", 1.0)))
+    store.record(episode("t2", 1.0), [])  # recorded again: not a new episode
+    store.record(episode("t3", 1.0, "v"), [])
+    assert store.episode_count("u") == 2 and store.episode_count("v") == 1

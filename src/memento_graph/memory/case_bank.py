@@ -84,6 +84,10 @@ class Serialised:
 class CaseBank:
     """The cases of one user under one embedder, stored in Chroma."""
 
+    active: int | None = None  # at most this many active cases at the last count (see lifecycle)
+    added = 0  # cases written through this object since that count (an upper bound)
+    checks = 0  # capacity checks since that count
+
     def __init__(self, client: Any, user: str, embedder: Embedder) -> None:
         self.user = user
         self.embedder = embedder
@@ -96,8 +100,6 @@ class CaseBank:
             metadata={"user": user, "embedder": embedder.id},
         )
         self.collection = Serialised(collection, client)
-        self.inactive: int | None = None  # cases not active at the last exact count (see lifecycle)
-        self.checks = 0  # capacity checks since that count
 
     def siblings(self) -> list[CaseBank]:
         """Return this user's non-empty banks under other embedders (largest first)."""
@@ -123,6 +125,7 @@ class CaseBank:
     def upsert(self, cases: list[dict[str, Any]], vectors: np.ndarray, new: bool = False) -> None:
         """Insert or replace cases with their task embeddings (`new`: ids known to be fresh, faster)."""
         write = self.collection.add if new else self.collection.upsert
+        self.added += len(cases)
         for start in range(0, len(cases), _BATCH):
             part = cases[start : start + _BATCH]
             write(

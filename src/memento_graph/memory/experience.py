@@ -19,6 +19,7 @@ from memento_graph.memory.schema import now_iso
 from memento_graph.sqlite import open_db
 
 SUSPECTS = 1000  # most cases one quarantine sweep re-checks (the likeliest bad first)
+RECOUNT = 1000  # episode_count calls between exact counts
 # Per-case usage of each user, kept exact by triggers on retrievals (each retrieval carries a copy of its
 # episode's reward), so ranking, counting and sweeping cases read one row per case: no join, no scan.
 _ADD = """insert into case_usage values (new.user, new.case_id, 1, coalesce(new.reward, 0),
@@ -46,6 +47,7 @@ class ExperienceStore:
     def __init__(self, path: Path) -> None:
         self.lock = threading.RLock()
         self.db = open_db(path, self._create)
+        self._counts: dict[str, list[int]] = {}  # user: [episodes, calls since counted]
 
     @staticmethod
     def _create(db: sqlite_utils.Database) -> None:
@@ -132,6 +134,9 @@ class ExperienceStore:
             "reward": row.get("reward"),
         }
         with self.lock:
+            known = self._counts.get(row.get("user"))
+            if known and not self.db["episodes"].count_where("thread_id = ?", [row["thread_id"]]):
+                known[0] += 1  # a new episode of a counted user
             self.db["retrievals"].delete_where("thread_id = ?", [row["thread_id"]])
             if retrievals:
                 self.db["retrievals"].insert_all(
@@ -191,11 +196,18 @@ class ExperienceStore:
         return None if row[0] is None else float(row[0])
 
     def episode_count(self, user: str) -> int:
-        """Return how many episodes a user has."""
+        """Return how many episodes a user has: counted once (O(episodes)), then kept by `record`.
+
+        Episodes recorded by other processes are seen at the next count, every RECOUNT calls.
+        """
         with self.lock:
-            return self.db.execute(
-                "select count(*) from episodes where user = ?", [user]
-            ).fetchone()[0]
+            known = self._counts.get(user)
+            if known is None or known[1] >= RECOUNT:
+                sql = "select count(*) from episodes where user = ?"
+                known = [self.db.execute(sql, [user]).fetchone()[0], 0]
+                self._counts[user] = known
+            known[1] += 1
+            return known[0]
 
     def suspects(
         self, user: str, min_credit: float, below: float, limit: int = SUSPECTS

@@ -134,24 +134,24 @@ def usefulness(case: dict[str, Any], use: dict[str, Any]) -> float:
 def enforce_capacity(bank: CaseBank, store: ExperienceStore, max_cases: int) -> list[str]:
     """Retire the least useful (then oldest) active cases once more than `max_cases` are active.
 
-    Only active cases count. Their number is bounded by the bank's size less the cases found inactive at
-    the last exact count, which is redone only when that bound is over capacity or every RECOUNT checks.
-    A full bank retires down to RETIRE_TO of its capacity in one batched update, so eviction (one read of
-    the active cases' metadata) runs once per max_cases/20 new cases: amortised O(1) per task.
+    Only active cases count, and they are counted rarely: the count of the last check (the bank's size
+    when that is within capacity, else its active cases) plus the cases this process wrote since bounds
+    them; a bound over capacity, or RECOUNT checks (writes by other processes, restores), counts again.
+    A full bank retires down to RETIRE_TO of its capacity in one batched update, so eviction (one read
+    of the active cases' metadata) runs once per max_cases/20 new cases: amortised O(1) per task.
     Returns the ids retired now.
     """
-    total = bank.count()
-    if total <= max_cases:
-        return []
     bank.checks += 1
-    if bank.inactive is None or bank.checks >= RECOUNT or total - bank.inactive > max_cases:
-        bank.inactive, bank.checks = total - len(bank.ids(ACTIVE)), 0
-    active = total - bank.inactive
+    if bank.active is None or bank.checks > RECOUNT or bank.active + bank.added > max_cases:
+        total = bank.count()
+        bank.active = total if total <= max_cases else len(bank.ids(ACTIVE))
+        bank.added, bank.checks = 0, 0
+    active = bank.active + bank.added
     if active <= max_cases:
         return []
     victims = least_useful(bank, store, active - int(max_cases * RETIRE_TO + 0.999))
     bank.update_many(victims, status="retired", status_reason=f"evicted: capacity at {now_iso()}")
-    bank.inactive += len(victims)
+    bank.active, bank.added = active - len(victims), 0
     return victims
 
 
