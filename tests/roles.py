@@ -65,3 +65,27 @@ def script_task(
         ),
         name="judge",
     )
+
+
+def tool_plan_reply(*subtasks: tuple[str, list[str]] | tuple[str, list[str], list[int]]) -> Reply:
+    """A plan whose subtasks name their tools: ("description", ["tool"], [deps])."""
+    steps = []
+    for i, (desc, tools, *deps) in enumerate(subtasks, 1):
+        steps.append(
+            {"id": i, "description": desc, "tools": tools, "depends_on": deps[0] if deps else []}
+        )
+    return Reply(content=json.dumps({"plan": steps, "final_answer": None, "thought": ""}))
+
+
+def judge_reply(rationale: str, verdict: str = "correct") -> Reply:
+    return Reply(content=json.dumps({"rationale": rationale, "verdict": verdict}))
+
+
+def offered_tools(req: dict) -> list[str]:
+    """Return the names of the tools a request offers."""
+    return [t["function"]["name"] for t in req.get("tools") or []]
+
+
+def max_tokens_of(req: dict) -> int | None:
+    """Return the reply bound a request carries (`max_completion_tokens` or `max_tokens`)."""
+    return req.get("max_completion_tokens", req.get("max_tokens"))

@@ -34,6 +34,19 @@ class Reply:
     latency: float = 0.0
     status: int = 200
     usage: tuple[int, int] = (10, 5)
+    finish_reason: str | None = None
+    """Overrides `stop` / `tool_calls`, e.g. "length" for a reply cut at the length limit."""
+    chunks: int = 1
+    """When streamed: the content is sent in this many pieces, `chunk_delay` seconds apart."""
+    chunk_delay: float = 0.0
+    stall: float = 0.0
+    """When streamed: seconds of silence after the first piece (only SSE keep-alive comments,
+    which are not chunks), like a stuck endpoint that keeps its connection open."""
+
+    @property
+    def paced(self) -> bool:
+        """Tell whether a streamed reply is sent piece by piece rather than at once."""
+        return self.chunks > 1 or self.chunk_delay > 0 or self.stall > 0
 
 
 @dataclass
@@ -94,6 +107,7 @@ class ScriptedLLM:
         self.rules: list[Rule] = []
         self.log: list[dict[str, Any]] = []
         self.arrivals: list[dict[str, Any]] = []  # logged on arrival, before any latency
+        self.aborted: list[dict[str, Any]] = []  # streams the client hung up on mid-reply
         self.lock = threading.Lock()
         self.default = Reply(content="(no rule matched)")
         self._server: ThreadingHTTPServer | None = None
@@ -120,6 +134,7 @@ class ScriptedLLM:
             self.rules.clear()
             self.log.clear()
             self.arrivals.clear()
+            self.aborted.clear()
 
     def requests(self, where: str | Predicate | None = None) -> list[dict]:
         """Return logged request bodies, optionally filtered like a rule."""
@@ -187,6 +202,8 @@ class ScriptedLLM:
                 self.wfile.write(data)
 
             def _stream(self, body: dict, reply: Reply) -> None:
+                if reply.paced:
+                    return self._paced(body, reply)
                 full = owner._completion(body, reply)
                 msg = full["choices"][0]["message"]
                 delta: dict[str, Any] = {"role": "assistant", "content": msg.get("content")}
@@ -222,6 +239,61 @@ class ScriptedLLM:
                 self.end_headers()
                 self.wfile.write(data)
 
+            def _paced(self, body: dict, reply: Reply) -> None:
+                """Stream the reply in `chunks` pieces (chunked encoding), paced and stalled."""
+                full = owner._completion(body, reply)
+                msg = full["choices"][0]["message"]
+                text = msg.get("content") or ""
+                n = max(1, reply.chunks)
+                size = -(-len(text) // n) or 1
+                pieces = [text[i : i + size] for i in range(0, len(text), size)] or [""]
+                base = {**full, "object": "chat.completion.chunk", "usage": None}
+                events = []
+                for i, piece in enumerate(pieces):
+                    delta: dict[str, Any] = {"content": piece}
+                    if i == 0:
+                        delta["role"] = "assistant"
+                        if msg.get("tool_calls"):
+                            delta["tool_calls"] = [
+                                dict(tc, index=j) for j, tc in enumerate(msg["tool_calls"])
+                            ]
+                    events.append(
+                        {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
+                    )
+                finish = full["choices"][0]["finish_reason"]
+                events.append(
+                    {
+                        **base,
+                        "usage": full["usage"],
+                        "choices": [{"index": 0, "delta": {}, "finish_reason": finish}],
+                    }
+                )
+                try:
+                    self.send_response(200)
+                    self.send_header("content-type", "text/event-stream")
+                    self.send_header("transfer-encoding", "chunked")
+                    self.end_headers()
+                    for i, event in enumerate(events):
+                        if i and reply.chunk_delay:
+                            time.sleep(reply.chunk_delay)
+                        self._chunk(f"data: {json.dumps(event)}\n\n".encode())
+                        if i == 0 and reply.stall:
+                            until = time.monotonic() + reply.stall
+                            while time.monotonic() < until:
+                                time.sleep(0.1)
+                                self._chunk(b": keep-alive\n\n")
+                    self._chunk(b"data: [DONE]\n\n")
+                    self.wfile.write(b"0\r\n\r\n")
+                    self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True
+                    with owner.lock:
+                        owner.aborted.append({"body": body, "at": time.monotonic()})
+
+            def _chunk(self, data: bytes) -> None:
+                self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+                self.wfile.flush()
+
         self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
@@ -254,7 +326,8 @@ class ScriptedLLM:
                 {
                     "index": 0,
                     "message": message,
-                    "finish_reason": "tool_calls" if reply.tool_calls else "stop",
+                    "finish_reason": reply.finish_reason
+                    or ("tool_calls" if reply.tool_calls else "stop"),
                 }
             ],
             "usage": {
