@@ -16,7 +16,15 @@ from typer.testing import CliRunner
 
 from memento_graph.commands.eval import app
 from memento_graph.context import Context
-from roles import answer_reply, is_first_plan, is_judge, is_planner
+from roles import (
+    answer_reply,
+    is_executor,
+    is_first_plan,
+    is_judge,
+    is_planner,
+    is_replan,
+    plan_reply,
+)
 from scripted_llm import Reply, last_user, system_text
 from waiting import wait_until
 
@@ -38,8 +46,13 @@ def task_of(req: dict) -> str:
 
 
 def learning_planner(req: dict) -> Reply:
-    """Answer right only when the plan prompt shows a past case of the same task."""
+    """Plan one lookup; then answer right only when the prompt shows a past case of the task.
+
+    An episode that answers without a plan never becomes a case, so each one plans first.
+    """
     task = task_of(req)
+    if not is_replan(req):
+        return plan_reply(f"Look up: {task}")
     seen = last_user(req).count(f"Task: {task}") >= 2
     return answer_reply(QUESTIONS.get(task, "?") if seen else "I do not know")
 
@@ -58,6 +71,7 @@ def script_eval(llm, latency: float = 0.0) -> None:
         lambda req: Reply(content=learning_planner(req).content, latency=latency),
         name="plan",
     )
+    llm.rule(is_executor, Reply(content="found it"), name="execute")
     llm.rule(
         is_judge,
         Reply(
