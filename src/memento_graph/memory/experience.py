@@ -31,7 +31,7 @@ _REMOVE = """update case_usage set shown = shown - 1, rewards = rewards - coales
     where user = old.user and case_id = old.case_id;"""
 _CASE_USAGE = (
     "create table case_usage (user text, case_id text, shown integer, rewards real, credit real, "
-    "successes real, primary key (user, case_id))",
+    "successes real, primary key (user, case_id)) without rowid",  # a user's rows read in one run
     "insert into case_usage select user, case_id, count(*), total(reward), total(credit), "
     "total(credit * reward) from retrievals group by user, case_id",
     f"create trigger case_usage_add after insert on retrievals begin {_ADD} end",

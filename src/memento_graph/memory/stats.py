@@ -58,12 +58,13 @@ def _on_trial(
     """Count the cases on trial (`lifecycle.on_trial`), given the negative and inactive ones to exclude."""
     if baseline is None or not 0 < baseline < 1 or not ids:
         return 0
-    uses, wins = table[:, 2], table[:, 3]
+    judged = np.flatnonzero(table[:, 2] >= lc.MIN_CREDIT)
+    uses, wins = table[judged, 2], table[judged, 3]
     alpha = lc.PRIOR * baseline + wins  # lifecycle.p_worse, over arrays
     p = betainc(
         alpha, lc.PRIOR * (1.0 - baseline) + np.maximum(uses - wins, 0.0), lc.WORSE * baseline
     )
-    trial = np.flatnonzero((uses >= lc.MIN_CREDIT) & (p >= lc.TRIAL) & (p < lc.CONFIDENCE))
+    trial = judged[(p >= lc.TRIAL) & (p < lc.CONFIDENCE)]
     return len(bank.existing([ids[i] for i in trial if ids[i] not in excluded]))
 
 
