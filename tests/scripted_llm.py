@@ -8,6 +8,10 @@ client path is exercised. Replies come from rules matched in order against each 
 
 Every request is logged with its start and end times (`llm.log`) so tests can assert what the
 model was asked and whether calls overlapped in time.
+
+A reply may end with any `finish_reason` ("length": cut at the limit) and, when streamed, come
+in paced pieces or stall after its first piece (`chunks`, `chunk_delay`, `stall`); streams the
+client hung up on are listed in `llm.aborted`.
 """
 
 from __future__ import annotations
@@ -37,7 +41,8 @@ class Reply:
     finish_reason: str | None = None
     """Overrides `stop` / `tool_calls`, e.g. "length" for a reply cut at the length limit."""
     chunks: int = 1
-    """When streamed: the content is sent in this many pieces, `chunk_delay` seconds apart."""
+    """When streamed: the content is sent in this many pieces, `chunk_delay` seconds apart
+    (not streamed: the whole reply comes after `chunks * chunk_delay + stall` seconds)."""
     chunk_delay: float = 0.0
     stall: float = 0.0
     """When streamed: seconds of silence after the first piece (only SSE keep-alive comments,
@@ -191,7 +196,14 @@ class ScriptedLLM:
                     return self._send(reply.status, err)
                 if body.get("stream"):
                     return self._stream(body, reply)
-                return self._send(200, owner._completion(body, reply))
+                if reply.paced:  # not streamed: the whole reply comes when generation ends
+                    time.sleep(reply.chunks * reply.chunk_delay + reply.stall)
+                try:
+                    return self._send(200, owner._completion(body, reply))
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True
+                    with owner.lock:
+                        owner.aborted.append({"body": body, "at": time.monotonic()})
 
             def _send(self, status: int, payload: dict) -> None:
                 data = json.dumps(payload).encode()
