@@ -10,7 +10,8 @@ Every request is logged with its start and end times (`llm.log`) so tests can as
 model was asked and whether calls overlapped in time.
 
 A reply may end with any `finish_reason` ("length": cut at the limit) and, when streamed, come
-in paced pieces or stall after its first piece (`chunks`, `chunk_delay`, `stall`); streams the
+in paced pieces or stall after its first piece (`chunks`, `chunk_delay`, `stall`; such a stream
+ends as OpenAI's and llama.cpp's do, with the usage in a last chunk of its own); streams the
 client hung up on are listed in `llm.aborted`.
 """
 
@@ -274,19 +275,17 @@ class ScriptedLLM:
                     )
                 finish = full["choices"][0]["finish_reason"]
                 events.append(
-                    {
-                        **base,
-                        "usage": full["usage"],
-                        "choices": [{"index": 0, "delta": {}, "finish_reason": finish}],
-                    }
+                    {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]}
                 )
+                # as OpenAI and llama.cpp do: the usage last, in a chunk with no choices
+                events.append({**base, "usage": full["usage"], "choices": []})
                 try:
                     self.send_response(200)
                     self.send_header("content-type", "text/event-stream")
                     self.send_header("transfer-encoding", "chunked")
                     self.end_headers()
                     for i, event in enumerate(events):
-                        if i and reply.chunk_delay:
+                        if 0 < i <= len(pieces) and reply.chunk_delay:
                             time.sleep(reply.chunk_delay)
                         self._chunk(f"data: {json.dumps(event)}\n\n".encode())
                         if i == 0 and reply.stall:

@@ -592,3 +592,13 @@ async def test_forced_call_arguments_cut_at_the_length_limit_do_not_crash(llm, h
     assert out.status == "done" and out.error is None and out.answer == "5"
     assert CALLS == []
     assert state["results"]["1.1"]["no_tool_call"] is True
+
+
+async def test_tokens_of_a_cut_plan_are_counted(llm, home):
+    # streamed as real servers do: the usage comes after the chunk that says "length"
+    cut = Reply(content=CUT_EARLY, finish_reason="length", chunks=2, usage=(700, 300))
+    llm.rule(is_first_plan, cut, times=1)
+    llm.rule(is_first_plan, answer_reply("330"))
+    out, _ = await run_state("How tall is the Eiffel Tower?", ground_truth="330")
+    assert out.answer == "330"
+    assert out.tokens == {"input": 710, "output": 305}
