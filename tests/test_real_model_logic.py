@@ -373,6 +373,18 @@ async def test_ignored_tool_choice_falls_back_to_json_arguments(llm, home, tools
     assert "no_tool_call" not in state["results"]["1.1"]
 
 
+async def test_subtask_naming_only_unloaded_tools_gets_every_tool(llm, home, tools):
+    llm.rule(is_first_plan, tool_plan_reply(("search the web", ["web_search"])))
+    llm.rule(is_executor, Reply(content="nothing to search with"))
+    llm.rule(is_replan, answer_reply("unknown"))
+    out, state = await run_state("Search something")
+    assert out.answer == "unknown"
+    (req,) = llm.requests(is_executor)
+    assert sorted(offered_tools(req)) == ["add", "mul", "secret"] and "tool_choice" not in req
+    assert state["subtasks"]["1.1"]["tools"] == ["web_search"]
+    assert state["results"]["1.1"]["no_tool_call"] is True
+
+
 async def test_call_to_an_unnamed_loaded_tool_still_runs(llm, home, tools):
     llm.rule(is_first_plan, tool_plan_reply(("work it out", ["add", "mul"])))
     llm.rule(
