@@ -88,6 +88,13 @@ def add_usage(tokens: dict[str, int], reply: BaseMessage) -> None:
         tokens[key] = tokens.get(key, 0) + value
 
 
+def add_completion_usage(tokens: dict[str, int], completion: Any) -> None:
+    """Add the token counts of a raw OpenAI completion (e.g. one cut at the length limit)."""
+    if getattr(completion, "usage", None):
+        tokens["input"] = tokens.get("input", 0) + completion.usage.prompt_tokens
+        tokens["output"] = tokens.get("output", 0) + completion.usage.completion_tokens
+
+
 def text_of(reply: BaseMessage) -> str:
     """Return a reply's text content."""
     return reply.content if isinstance(reply.content, str) else json.dumps(reply.content)
@@ -162,9 +169,7 @@ async def ask_json(
             return _parse(schema, text), None, tokens
         except openai.LengthFinishReasonError as exc:
             completion = exc.completion
-            if completion.usage:
-                tokens["input"] += completion.usage.prompt_tokens
-                tokens["output"] += completion.usage.completion_tokens
+            add_completion_usage(tokens, completion)
             text = completion.choices[0].message.content or "" if completion.choices else ""
             error, repair = _cut_error(llm), prompts.TOO_LONG
         except _Cut as exc:

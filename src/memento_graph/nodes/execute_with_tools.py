@@ -15,7 +15,7 @@ from langgraph.runtime import Runtime
 
 from memento_graph import prompts
 from memento_graph.context import Context
-from memento_graph.llm import add_usage, chat_model, is_transient, text_of
+from memento_graph.llm import add_usage, chat_model, is_transient, text_of, was_cut
 from memento_graph.nodes.forced_call import first_call
 from memento_graph.state import SubtaskInput
 from memento_graph.toolbox import get_tools
@@ -117,8 +117,8 @@ async def _loop(
             reply = await bound.ainvoke(messages)
             add_usage(tokens, reply)
         assert isinstance(reply, AIMessage)
-        if not reply.tool_calls or calls >= budget:
-            return text_of(reply).strip(), calls
+        if not reply.tool_calls or calls >= budget or was_cut(reply):
+            return text_of(reply).strip(), calls  # a reply cut short calls no tool
         messages.append(reply)
         room = budget - calls
         todo, refused = reply.tool_calls[:room], reply.tool_calls[room:]
