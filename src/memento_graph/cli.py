@@ -18,7 +18,7 @@ import click
 import typer
 from rich.console import Console
 
-from memento_graph.commands import cases, feedback
+from memento_graph.commands import cases, doctor, feedback
 from memento_graph.commands.eval import eval_command
 from memento_graph.commands.studio import studio
 from memento_graph.commands.tools import app as tools_app
@@ -41,6 +41,7 @@ app.add_typer(cases.app, name="cases")
 app.command("feedback")(feedback.feedback)
 app.command("eval")(eval_command)
 app.command("studio")(studio)
+app.command("doctor")(doctor.doctor)
 
 
 def _context(**overrides: Any) -> Any:
@@ -67,9 +68,14 @@ def _json_failure(as_json: bool, known: dict[str, Any]) -> Iterator[None]:
     """
     try:
         yield
-    except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+    except (typer.Exit, typer.Abort, typer.TyperException, click.exceptions.Exit):
         raise
     except Exception as exc:
+        from memento_graph.stores import explain
+
+        damaged = None if isinstance(exc, MementoError) else explain(exc)
+        if damaged is not None:  # a damaged store: one line naming the file
+            exc = damaged
         if as_json:
             user = isinstance(exc, MementoError)
             failure = {
@@ -79,6 +85,8 @@ def _json_failure(as_json: bool, known: dict[str, Any]) -> Iterator[None]:
                 "error_kind": "error" if user else "crash",
             }
             out.print_json(json.dumps(failure))
+        if damaged is not None:
+            raise damaged from None
         raise
 
 
@@ -259,26 +267,49 @@ async def _values(thread_id: str) -> dict[str, Any]:
         return dict(snapshot.values or {})
 
 
+def _error(message: str) -> None:
+    console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+
+
 def main() -> None:
     """Entry point: run the app; user errors print one line and exit non-zero."""
     try:
-        app()
+        code = app(standalone_mode=False)
     except MementoError as exc:
-        console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        _error(str(exc))
         sys.exit(exc.exit_code)
+    except typer.TyperException as exc:  # a bad option or argument: one line, not a usage box
+        message = " ".join(exc.format_message().split())
+        if not message:  # no arguments: the help was printed
+            sys.exit(exc.exit_code)
+        ctx = getattr(exc, "ctx", None)
+        where = ctx.command_path.replace(ctx.info_name or "", "memento", 1) if ctx else "memento"
+        _error(f"{message} (see `{where} --help`)")
+        sys.exit(exc.exit_code)
+    except typer.Abort as exc:
+        if isinstance(exc.__context__, KeyboardInterrupt):
+            _interrupted()
+        _error("aborted: no answer on standard input")
+        sys.exit(1)
     except Exception as exc:  # noqa: BLE001 - no traceback for users unless they ask
         if os.environ.get("MEMENTO_DEBUG"):
             raise
-        console.print(
-            f"error: {type(exc).__name__}: {exc} (MEMENTO_DEBUG=1 shows the traceback)",
-            markup=False,
-            highlight=False,
-            soft_wrap=True,
-        )
+        from memento_graph.stores import explain
+
+        damaged = explain(exc)
+        if damaged is not None:
+            _error(str(damaged))
+            sys.exit(damaged.exit_code)
+        _error(f"{type(exc).__name__}: {exc} (MEMENTO_DEBUG=1 shows the traceback)")
         sys.exit(1)
     except KeyboardInterrupt:
-        console.print("interrupted: resume the thread with `memento resume THREAD_ID`")
-        sys.exit(130)
+        _interrupted()
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _interrupted() -> None:
+    console.print("interrupted: resume the thread with `memento resume THREAD_ID`")
+    sys.exit(130)
 
 
 if __name__ == "__main__":

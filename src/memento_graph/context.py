@@ -6,6 +6,7 @@ variable, `MEMENTO_<FIELD>` unless the field names another.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -92,9 +93,32 @@ class Context:
                 setattr(self, f.name, env_value(env, f.default))
         if not self.home:
             self.home = default_home()
-        for name in _POSITIVE:
-            if getattr(self, name) <= 0:
-                raise MementoError(f"{name} must be positive, got {getattr(self, name)}")
+        self._check()
+
+    def _check(self) -> None:
+        """Refuse values out of range, naming the setting and its variable (one line, no traceback)."""
+        for f in fields(self):
+            value, env = getattr(self, f.name), f.metadata.get("env") or f"MEMENTO_{f.name.upper()}"
+            where = f"{f.name} ({env})"
+            if isinstance(f.default, bool) or not isinstance(f.default, int | float):
+                if not isinstance(value, type(f.default)):
+                    raise MementoError(
+                        f"{where} must be a {type(f.default).__name__}, got {value!r}"
+                    )
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise MementoError(f"{where} must be a number, got {value!r}")
+            low = 0 if f.name == "top_k" else None
+            check_range(where, value, low=low, high=MAX_VALUE)
+            if f.name in _POSITIVE and value <= 0:
+                raise MementoError(f"{where} must be positive, got {value}")
+        if self.policy not in POLICIES:
+            raise MementoError(
+                f"policy (MEMENTO_POLICY) must be one of {', '.join(POLICIES)}, got {self.policy!r}"
+            )
+        for name in ("user", "planner_model", "executor_model", "judge_model", "embedding_model"):
+            if not getattr(self, name).strip():
+                raise MementoError(f"{name} (MEMENTO_{name.upper()}) must not be empty")
 
     @property
     def home_path(self) -> Path:
@@ -104,6 +128,8 @@ class Context:
         return path
 
 
+POLICIES = ("similarity", "learned", "none")
+MAX_VALUE = 10**9  # larger numbers are typos (and overflow timers and token limits)
 _POSITIVE = (
     "max_cycles",
     "max_tool_calls",
@@ -119,27 +145,52 @@ _POSITIVE = (
 )
 
 
-def env_value(name: str, default: Any) -> Any:
+def env_value(
+    name: str, default: Any, low: float | None = None, high: float | None = MAX_VALUE
+) -> Any:
     """Return environment variable `name` as the type of `default` (default when unset).
 
-    A value of the wrong type is a MementoError naming the variable.
+    A value of the wrong type, not finite, or outside [low, high] (numbers) is a MementoError
+    naming the variable.
     """
     if name not in os.environ:
         return default
+    raw = os.environ[name]
     try:
-        return _coerce(os.environ[name], default)
+        value = _coerce(raw, default)
     except ValueError:
         kind = type(default).__name__
-        raise MementoError(f"{name}={os.environ[name]!r} is not a valid {kind}") from None
+        raise MementoError(f"{name}={raw!r} is not a valid {kind}") from None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        check_range(f"{name}={raw!r}", value, low, high)
+    return value
+
+
+def check_range(
+    where: str, value: float, low: float | None = None, high: float | None = None
+) -> None:
+    """Raise a MementoError naming `where` when a number is not finite or outside [low, high]."""
+    if not math.isfinite(value):
+        raise MementoError(f"{where} must be a finite number")
+    if low is not None and value < low:
+        raise MementoError(f"{where} must be at least {low:g}")
+    if high is not None and value > high:
+        raise MementoError(f"{where} must be at most {high:g}")
+
+
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"", "0", "false", "no", "off"}
 
 
 def _coerce(raw: str, default: Any) -> Any:
     if isinstance(default, bool):
-        return raw.strip().lower() in {"1", "true", "yes", "on"}
+        word = raw.strip().lower()
+        if word not in _TRUE | _FALSE:
+            raise ValueError(raw)
+        return word in _TRUE
     if isinstance(default, int):
-        return int(raw)
+        return int(raw.strip())
     if isinstance(default, float):
-        return float(raw)
+        return float(raw.strip())
     return raw
 
 

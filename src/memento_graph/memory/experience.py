@@ -46,6 +46,7 @@ class ExperienceStore:
 
     def __init__(self, path: Path) -> None:
         self.lock = threading.RLock()
+        self.path = path
         self.db = open_db(path, self._create)
         self._counts: dict[str, list[int]] = {}  # user: [episodes, calls since counted]
 
@@ -279,5 +280,27 @@ class ExperienceStore:
             rows = list(self.db["policy_state"].rows_where("key = ?", [key]))
         if not rows:
             return None
-        with np.load(io.BytesIO(rows[0]["state"])) as data:
-            return {k: data[k] for k in data.files}
+        try:
+            return read_state(rows[0]["state"])
+        except ValueError as exc:
+            from memento_graph.stores import StoreDamaged
+
+            fix = "run `memento doctor --repair` (it resets the learned policy, episodes are kept)"
+            raise StoreDamaged(f"{self.path} (policy state {key})", str(exc), fix) from None
+
+
+def read_state(blob: Any) -> dict[str, np.ndarray]:
+    """Return the arrays of a saved policy state; ValueError saying why when they do not load."""
+    if not isinstance(blob, bytes) or not blob:
+        raise ValueError("empty policy state")
+    try:
+        with np.load(io.BytesIO(blob), allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except Exception as exc:  # noqa: BLE001 - numpy and zipfile raise many types on garbage
+        raise ValueError(" ".join(f"unreadable policy state: {exc}".split())[:160]) from None
+    weights, updates = arrays.get("weights"), arrays.get("updates")
+    if weights is None or updates is None or updates.shape != (1,):
+        raise ValueError("policy state without weights and updates")
+    if not np.all(np.isfinite(weights)):
+        raise ValueError("policy state with non-finite weights")
+    return arrays

@@ -1,0 +1,334 @@
+"""The stores of a data directory: check each one, name a damaged one in one line, repair what is safe.
+
+Stores: threads.sqlite (checkpoints), runs.sqlite (thread index), experience.sqlite (episodes), the
+policy state (rows of experience.sqlite) and casebank/ (Chroma). A repair never deletes: a damaged
+file or folder is moved aside to `<name>.damaged-<timestamp>`, and a fresh one is made on next use.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from memento_graph.errors import MementoError
+
+REPAIR = "move it aside or run `memento doctor --repair`"
+SQLITE = (
+    ("threads", "threads.sqlite", "checkpoints of every thread"),
+    ("runs", "runs.sqlite", "the thread index"),
+    ("experience", "experience.sqlite", "episodes and the policy state"),
+)
+
+
+class StoreDamaged(MementoError):
+    """A store that cannot be read: the message names its file and what to do."""
+
+    def __init__(self, path: Path | str, reason: str, fix: str = REPAIR) -> None:
+        self.path, self.reason = Path(path), reason
+        super().__init__(f"{path} is damaged ({reason}): {fix}")
+
+
+@dataclass
+class Status:
+    """How one store stands."""
+
+    store: str
+    path: Path
+    status: str
+    """ok, missing (made on first use), damaged, busy (in use by a run), remote or unchecked."""
+    detail: str = ""
+
+
+def sqlite_problem(path: Path) -> str | None:
+    """Return why an SQLite file cannot be read (PRAGMA quick_check), or None when it reads fine."""
+    try:
+        conn = sqlite3.connect(str(path), timeout=10)
+        try:
+            rows = conn.execute("PRAGMA quick_check").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            return None  # in use, not damaged
+        return str(exc)
+    except sqlite3.DatabaseError as exc:
+        return str(exc)
+    if rows != [("ok",)]:
+        return " ".join("; ".join(str(r[0]) for r in rows[:2]).split())[:200]
+    return None
+
+
+def policy_problems(path: Path) -> list[tuple[str, str]]:
+    """Return (key, reason) for each policy state in experience.sqlite that does not load."""
+    from memento_graph.memory.experience import read_state
+
+    try:
+        conn = sqlite3.connect(str(path), timeout=10)
+        try:
+            tables = {r[0] for r in conn.execute("select name from sqlite_master")}
+            rows = (
+                conn.execute("select key, state from policy_state").fetchall()
+                if ("policy_state" in tables)
+                else []
+            )
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError:
+        return []  # the file itself is damaged: reported as such
+    problems = []
+    for key, blob in rows:
+        try:
+            read_state(blob)
+        except ValueError as exc:
+            problems.append((key, str(exc)[:100]))
+    return problems
+
+
+def _remote(store: str) -> bool:
+    from memento_graph.checkpoint import checkpoint_url
+    from memento_graph.remote import chroma_url
+
+    return (
+        bool(checkpoint_url()) if store == "threads" else store == "casebank" and bool(chroma_url())
+    )
+
+
+def check(home: Path, open_chroma: bool = True) -> list[Status]:
+    """Check every store of a data directory; `open_chroma` also opens the case bank and counts it."""
+    found = []
+    for store, name, _ in SQLITE:
+        path = home / name
+        if _remote(store):
+            found.append(Status(store, path, "remote", "on a server: not checked"))
+        elif not path.exists():
+            found.append(Status(store, path, "missing", "made on first use"))
+        elif (problem := sqlite_problem(path)) is not None:
+            found.append(Status(store, path, "damaged", problem))
+        else:
+            found.append(Status(store, path, "ok"))
+    experience = home / "experience.sqlite"
+    if found[2].status == "ok":
+        bad = policy_problems(experience)
+        detail = "; ".join(f"{key}: {why}" for key, why in bad)
+        found.append(Status("policy", experience, "damaged" if bad else "ok", detail))
+    else:
+        status = "missing" if found[2].status == "missing" else "unchecked"
+        found.append(
+            Status("policy", experience, status, f"experience.sqlite is {found[2].status}")
+        )
+    found.append(_casebank(home / "casebank", open_chroma))
+    return found
+
+
+def _casebank(folder: Path, open_chroma: bool) -> Status:
+    if _remote("casebank"):
+        return Status("casebank", folder, "remote", "on a Chroma server: not checked")
+    db = folder / "chroma.sqlite3"
+    if not db.exists():
+        return Status("casebank", folder, "missing", "made on first use")
+    if (problem := sqlite_problem(db)) is not None:
+        return Status("casebank", folder, "damaged", f"chroma.sqlite3: {problem}")
+    if not open_chroma:
+        return Status("casebank", folder, "ok")
+    owner = _in_use(folder)
+    if owner:
+        return Status("casebank", folder, "busy", f"in use by memento process {owner}")
+    try:
+        from memento_graph.memory.case_bank import chroma_client
+
+        client = chroma_client(folder)
+        counts = [client.get_collection(c.name if hasattr(c, "name") else c).count()
+                  for c in client.list_collections()]  # fmt: skip
+    except MementoError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - Chroma fails in many types
+        return Status("casebank", folder, "damaged", " ".join(str(exc).split())[:200])
+    return Status("casebank", folder, "ok", f"{sum(counts)} cases in {len(counts)} collections")
+
+
+def _in_use(folder: Path) -> str | None:
+    """Return the pid holding the case bank lock when another process holds it."""
+    lock = folder / ".memento.lock"
+    if not lock.exists():
+        return None
+    from memento_graph.remote import _HELD
+
+    if str(folder.resolve()) in _HELD:
+        return None  # this process
+    with open(lock, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            return handle.read().strip() or "?"
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return None
+
+
+# -- a failure explained ------------------------------------------------------------------------------
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    while exc is not None and exc not in seen and len(seen) < 20:
+        seen.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return seen
+
+
+def _storage_like(exc: BaseException) -> bool:
+    for e in _chain(exc):
+        text = str(e).lower()
+        if isinstance(e, sqlite3.DatabaseError) and "locked" not in text and "busy" not in text:
+            return True
+        if type(e).__module__.startswith("chromadb") or "malformed" in text:
+            return True
+        if "not a database" in text or "no such table" in text:
+            return True
+    return False
+
+
+def explain(exc: BaseException, home: Path | None = None) -> StoreDamaged | None:
+    """Return a StoreDamaged naming the damaged store behind `exc`, or None when no store is damaged.
+
+    Called on unexpected errors only: it checks the local stores (quick_check), so it costs nothing on
+    the normal path.
+    """
+    for e in _chain(exc):
+        if isinstance(e, StoreDamaged):
+            return e
+    if not _storage_like(exc):
+        return None
+    try:
+        from memento_graph.context import default_home
+
+        statuses = check(Path(home or default_home()).expanduser(), open_chroma=False)
+    except Exception:  # noqa: BLE001 - explaining must never fail
+        return None
+    bad = [s for s in statuses if s.status == "damaged" and s.store != "policy"]
+    bad = bad or [s for s in statuses if s.status == "damaged"]
+    if not bad:
+        return None
+    reason = bad[0].detail
+    if len(bad) > 1:
+        reason += "; also damaged: " + ", ".join(str(s.path) for s in bad[1:])
+    return StoreDamaged(bad[0].path, reason)
+
+
+# -- repair -------------------------------------------------------------------------------------------
+def _aside(path: Path, stamp: str) -> Path:
+    """Move a file (with its -wal and -shm) or folder to `<name>.damaged-<stamp>`; return the new path."""
+    target = path.with_name(f"{path.name}.damaged-{stamp}")
+    path.rename(target)
+    for suffix in ("-wal", "-shm", "-journal"):
+        side = path.with_name(path.name + suffix)
+        if side.exists():
+            side.rename(target.with_name(target.name + suffix))
+    return target
+
+
+def repair(home: Path) -> list[str]:
+    """Repair what is safe: move damaged stores aside, rebuild what can be derived; return what was done."""
+    from memento_graph.remote import hold_casebank
+
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    if not _remote("casebank") and (home / "casebank").exists():
+        hold_casebank(home / "casebank")  # no run may use the stores meanwhile
+    done: list[str] = []
+    statuses = check(home)
+    for st in statuses:
+        if st.status != "damaged":
+            continue
+        if st.store == "policy":
+            done += _reset_policy(st.path, stamp)
+            continue
+        moved = _aside(st.path, stamp)
+        done.append(f"moved the damaged {st.store} store {st.path} aside to {moved}")
+        if st.store == "runs":
+            done.append(_rebuild_index(home))
+        elif st.store == "threads":
+            done.append("threads in runs.sqlite whose checkpoints were lost cannot be resumed")
+        elif st.store == "experience":
+            done.append("episodes and the learned policy start afresh; the case bank is kept")
+        elif st.store == "casebank":
+            done.append("the case bank starts empty; episodes in experience.sqlite are kept")
+    return done
+
+
+def _reset_policy(path: Path, stamp: str) -> list[str]:
+    """Save each unreadable policy state to a file beside the store, then drop its row."""
+    done = []
+    conn = sqlite3.connect(str(path), timeout=30)
+    try:
+        for key, why in policy_problems(path):
+            (blob,) = conn.execute("select state from policy_state where key = ?", [key]).fetchone()
+            safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in key)
+            saved = path.with_name(f"policy-state.damaged-{stamp}.{safe}")
+            saved.write_bytes(blob if isinstance(blob, bytes) else str(blob or "").encode())
+            with conn:
+                conn.execute("delete from policy_state where key = ?", [key])
+            done.append(
+                f"reset the learned policy state {key} ({why}), saved to {saved}: it re-learns from "
+                "the next episodes (each case's credited record in experience.sqlite is kept)"
+            )
+    finally:
+        conn.close()
+    return done
+
+
+def _rebuild_index(home: Path) -> str:
+    """Rebuild the thread index (runs.sqlite) from the checkpoints in threads.sqlite."""
+    from memento_graph.runs import ThreadIndex
+
+    db = home / "threads.sqlite"
+    if _remote("threads") or not db.exists() or sqlite_problem(db):
+        return "the thread index starts empty (no readable threads.sqlite to rebuild it from)"
+    index = ThreadIndex(home)
+    count = 0
+    for thread_id, values, done, created in _threads(db):
+        index.table.upsert(
+            {
+                "thread_id": thread_id,
+                "task": values.get("task") or "",
+                "status": "done" if done else "interrupted",
+                "started_at": created,
+                "updated_at": created,
+                "pid": None,
+                "error": None,
+                "answer": values.get("answer"),
+                "context": "{}",
+            },
+            pk="thread_id",
+        )
+        count += 1
+    return f"rebuilt the thread index from threads.sqlite: {count} threads"
+
+
+def _threads(db: Path) -> list[tuple[str, dict[str, Any], bool, str]]:
+    """Return (thread id, state values, finished, time) of every thread checkpointed in `db`."""
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    from memento_graph.graph import builder
+
+    conn = sqlite3.connect(str(db), check_same_thread=False, timeout=30)
+    try:
+        ids = [r[0] for r in conn.execute("select distinct thread_id from checkpoints")]
+        graph = builder.compile(checkpointer=SqliteSaver(conn))
+        found = []
+        for thread_id in ids:
+            snap = graph.get_state({"configurable": {"thread_id": thread_id}})
+            if snap.values:
+                found.append((thread_id, dict(snap.values), not snap.next, snap.created_at or ""))
+        return found
+    finally:
+        conn.close()
+
+
+def home_of(path: str | os.PathLike[str] | None = None) -> Path:
+    """Return the data directory (MEMENTO_HOME or the user data dir) without creating it."""
+    from memento_graph.context import default_home
+
+    return Path(path or default_home()).expanduser()
