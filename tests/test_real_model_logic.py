@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import time
 
-import openai
 import pytest
 import typer
 from langchain_core.tools import StructuredTool, tool
@@ -571,7 +570,7 @@ async def test_best_effort_with_no_finished_subtask_never_becomes_a_case(llm, ho
     ],
 )
 def test_context_refuses_non_positive_budgets(field):
-    with pytest.raises(MementoError, match=f"{field} must be positive"):
+    with pytest.raises(MementoError, match=rf"^{field}\b.* must be positive, got 0"):
         Context(**{field: 0})
 
 
@@ -579,18 +578,15 @@ def test_cli_refuses_a_zero_planner_budget_in_one_line(llm, home, monkeypatch):
     monkeypatch.setenv("MEMENTO_PLANNER_MAX_TOKENS", "0")
     result = memento("run", "What is six times seven?")
     assert result.returncode != 0
-    assert result.stderr.strip() == "error: planner_max_tokens must be positive, got 0"
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: planner_max_tokens") and "must be positive, got 0" in line
     assert "Traceback" not in result.stderr + result.stdout
     assert not llm.requests()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=openai.LengthFinishReasonError,
-    reason="bug: nodes/forced_call.py asks for the tool's arguments under a response_format "
-    "without catching openai.LengthFinishReasonError, and execute_with_tools only catches "
-    "APIStatusError: a cut JSON-arguments reply crashes the run",
-)
+# -- cut replies elsewhere: the forced call's JSON arguments, token counts -----------------------
+
+
 async def test_forced_call_arguments_cut_at_the_length_limit_do_not_crash(llm, home, tools):
     llm.rule(is_first_plan, tool_plan_reply(("sum two and three", ["add"])))
     llm.rule(
