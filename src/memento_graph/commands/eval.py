@@ -204,7 +204,9 @@ async def _evaluate(
     progress = eval_progress(
         Console(), tally, total, total - todo, len(passes[0][2]) if passes else 0
     )
-    judging = open_llm_judge(base.judge_model, timeout=base.model_timeout)
+    judging = open_llm_judge(
+        base.judge_model, timeout=base.model_timeout, max_tokens=base.judge_max_tokens
+    )
     async with AsyncExitStack() as stack:
         judge = await stack.enter_async_context(judging if config.judge else nullcontext())
         pool = await stack.enter_async_context(AgentPool(config, base, run_id))

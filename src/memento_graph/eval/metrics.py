@@ -63,18 +63,27 @@ def parse_verdict(text: str) -> Verdict:
 
 @asynccontextmanager
 async def open_llm_judge(
-    model: str, *, timeout: float = 120.0, retries: int = 3
+    model: str, *, timeout: float = 120.0, retries: int = 3, max_tokens: int = 512
 ) -> AsyncIterator[Judge]:
     """Yield a judge grading answers with an OpenAI-compatible chat model.
 
-    It has its own HTTP client, opened in the running event loop and closed on exit.
+    It has its own HTTP client, opened in the running event loop and closed on exit. Replies are
+    streamed (`timeout` is the silence allowed) and bounded by `max_tokens`.
     """
     import openai
     from langchain_openai import ChatOpenAI
 
     client = openai.DefaultAsyncHttpxClient()
     llm = ChatOpenAI(
-        model=model, temperature=0, timeout=timeout, max_retries=retries, http_async_client=client
+        model=model,
+        temperature=0,
+        timeout=timeout,
+        max_retries=retries,
+        http_async_client=client,
+        max_tokens=max_tokens,
+        streaming=True,
+        stream_usage=True,
+        stream_chunk_timeout=timeout,
     )
 
     async def judge(question: str, prediction: str, answers: list[str]) -> Verdict:
