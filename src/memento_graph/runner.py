@@ -16,6 +16,7 @@ from langgraph.types import Command
 
 from memento_graph.context import Context
 from memento_graph.errors import MementoError
+from memento_graph.killpoints import reached
 from memento_graph.runs import ThreadIndex
 from memento_graph.toolbox import allow_files
 from memento_graph.tracing import Trace
@@ -137,6 +138,7 @@ class Agent:
                     for node, value in update.items():
                         if on_event:
                             on_event(node, value if isinstance(value, dict) else {"value": value})
+                        reached(f"after:{node}")  # a test hook (killpoints.py)
         except MementoError as exc:
             self.index.update(thread_id, status="failed", error=str(exc))
             raise

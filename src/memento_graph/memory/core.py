@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from memento_graph.errors import MementoError
+from memento_graph.killpoints import reached
 from memento_graph.memory import lifecycle
 from memento_graph.memory.case_bank import CaseBank, chroma_client
 from memento_graph.memory.credit import influence, share_by_plan
@@ -98,6 +99,7 @@ class Memory:
             baseline = self.store.mean_reward(self.user, recent=lifecycle.RECENT)
             trial = [lifecycle.on_trial(c, u, baseline) for c, u in zip(pool, usage, strict=True)]
             chosen = self.learned_policy(len(vec)).select(vec, pool, usage, k, trial)
+        reached("retrieved")
         keys = ("id", "task", "plan", "answer", "reward", "score", "similarity", "status")
         return [
             {**{key: c.get(key) for key in keys}, "rank": rank, "label": label_of(c["reward"])}
@@ -120,6 +122,7 @@ class Memory:
                     return existing
             vec = self.embed([task])[0]
             case = self._write_case(vec, thread_id, task, plan, answer, reward, judge, models)
+            reached("case_written")  # a test hook (killpoints.py)
             shown = self._shown(vec, retrieved)
             credit = self._learn(vec, shown, plan, reward)
             episode = {
@@ -135,6 +138,7 @@ class Memory:
                 for c, cr in zip(shown, credit, strict=True)
             ]  # fmt: skip
             self.store.record(episode, rows)
+            reached("episode_recorded")
             self._lifecycle([c["id"] for c in shown])
             return self.get_case(case["id"]) or public(case)
 
@@ -171,6 +175,9 @@ class Memory:
         dup = lifecycle.find_duplicate(self.bank, vec, task, self.near_duplicate)
         if dup is None:
             case = {**fresh, "id": new_case_id(), "revisions": 0}
+        elif dup["provenance"].get("thread_id") == thread_id:  # written by a killed attempt
+            fresh["provenance"]["created_at"] = dup["provenance"]["created_at"]
+            case = {**fresh, "id": dup["id"], "task": dup["task"], "revisions": dup["revisions"]}
         elif reward >= dup["reward"]:  # the new plan did at least as well: it replaces the old one
             fresh["provenance"]["created_at"] = dup["provenance"]["created_at"]
             case = {

@@ -5,7 +5,8 @@ Formats read, one JSON object per line:
   their embedding, reused when the embedder matches, else the tasks are re-embedded);
 - original Memento case bank: `{"case", "plan", "case_label": "positive"|"negative"}`;
 - original Memento training data: `{"question", "plan", "reward"}`.
-Imports are all-or-nothing (every line is checked first) and never overwrite a stored case.
+Imports check every line before storing any and never overwrite a stored case. Cases are stored in
+batches: an import killed midway keeps the batches stored, and running it again adds the rest.
 """
 
 from __future__ import annotations
@@ -18,10 +19,13 @@ import numpy as np
 
 from memento_graph.errors import MementoError
 from memento_graph.jsonl import read_jsonl
+from memento_graph.killpoints import reached
 from memento_graph.memory.schema import SCHEMA_VERSION, check_reward, now_iso, stable_case_id
 
 if TYPE_CHECKING:
     from memento_graph.memory.core import Memory
+
+IMPORT_BATCH = 1000  # cases per write to the case bank
 
 _CASE_KEYS = (
     "id",
@@ -78,8 +82,10 @@ def import_cases(memory: Memory, path: Path) -> dict[str, Any]:
         for case in fresh:
             case.pop("embedding", None)
             case["provenance"]["embedder"] = memory.embedder.id
-        if fresh:
-            memory.bank.upsert(fresh, vectors, new=True)
+        for start in range(0, len(fresh), IMPORT_BATCH):  # a killed import keeps whole batches
+            part = slice(start, start + IMPORT_BATCH)
+            memory.bank.upsert(fresh[part], vectors[part], new=True)
+            reached("import_batch")  # a test hook (killpoints.py)
     return {"imported": len(fresh), "skipped": len(cases) - len(fresh),
             "re_embedded": 0 if reuse else len(fresh), "format": "memento-graph" if manifest else "original"}  # fmt: skip
 

@@ -36,17 +36,24 @@ async def write_memory(state: State, runtime: Runtime[Context]) -> dict[str, Any
     later tasks, and `memento feedback` can still give it a reward.
     """
     ctx = runtime.context
+    thread_id = str(get_config()["configurable"].get("thread_id", ""))
+    memory = None
+    if ctx.policy != "none":
+        from memento_graph.memory import open_memory
+
+        memory = await asyncio.to_thread(open_memory, ctx)
+        recorded = await asyncio.to_thread(memory.episode, thread_id)
+        if recorded is not None:  # recorded before a kill cut this node short: judged already
+            return _as_recorded(state, recorded)
     reward, judge, tokens = await judge_reward(state, ctx)
     problem = case_problem(state) or (None if reward is not None else "reward unknown")
     if problem:
         judge = {**judge, "no_case": problem}
     update: dict[str, Any] = {"reward": reward, "judge": judge, "tokens": tokens, "case_id": None}
-    if ctx.policy == "none":
+    if memory is None:
         return update
-    from memento_graph.memory import open_memory
-
     episode = {
-        "thread_id": str(get_config()["configurable"].get("thread_id", "")),
+        "thread_id": thread_id,
         "task": state["task"],
         "plan": plan_json(state),
         "answer": state.get("answer"),
@@ -61,10 +68,27 @@ async def write_memory(state: State, runtime: Runtime[Context]) -> dict[str, Any
         "status": "done",
         "tokens": state.get("tokens"),
     }
-    memory = await asyncio.to_thread(open_memory, ctx)
     if problem:
         await asyncio.to_thread(lambda: memory.record_episode(**episode))
         return update
     retrieved = state.get("cases") or []
     case = await asyncio.to_thread(lambda: memory.complete_episode(**episode, retrieved=retrieved))
     return {**update, "case_id": case.get("id")}
+
+
+def _as_recorded(state: State, episode: dict[str, Any]) -> dict[str, Any]:
+    """Return write_memory's update from the episode an earlier, killed attempt recorded.
+
+    The episode (and its case) were stored but the node's result was not checkpointed: the judge
+    is not asked again (its verdict could differ from the stored one), nothing is written twice.
+    """
+    judge = {
+        "source": episode.get("judge_source"),
+        "model": episode.get("judge_model"),
+        "rationale": episode.get("judge_rationale"),
+    }
+    reward = episode.get("reward")
+    problem = case_problem(state) or (None if reward is not None else "reward unknown")
+    if problem:
+        judge["no_case"] = problem
+    return {"reward": reward, "judge": judge, "tokens": {}, "case_id": episode.get("case_id")}
