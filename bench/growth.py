@@ -206,7 +206,8 @@ def report(sizes, samples, one_off, builds, banks, args) -> None:
             )
             extra[f"build {kind} {n}"] = round(builds[kind, n], 1)
     RESULTS.parent.mkdir(exist_ok=True)
-    meta = {"sizes": sizes, "tasks": args.tasks, "reads": args.reads, "cpus": os.cpu_count()}
+    meta = {"sizes": sizes, "tasks": args.tasks, "reads": args.reads, "cpus": os.cpu_count(),
+            "load_average": os.getloadavg()}  # fmt: skip
     RESULTS.write_text(json.dumps({"run": meta, "rows": rows, "extra": extra}, indent=1) + "\n")
     print(f"saved {RESULTS}")
 
