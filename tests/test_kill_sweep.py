@@ -1,12 +1,13 @@
 """Durability swept, not sampled: SIGKILL `memento run` at every node boundary and inside every node.
 
-Each kill point is reached by a real `memento` subprocess and ends it with SIGKILL: node boundaries
+Each kill point is reached by a `memento` process and ends it with SIGKILL: node boundaries
 and the points inside the memory code through the test hook `MEMENTO_TEST_KILL_AT`
 (memento_graph/killpoints.py), the inside of each model-calling node by the scripted server, which
 kills the client when the node's request arrives (before any reply). The thread is then resumed
 with `memento resume THREAD --json`. A chain of kill points runs on one thread: the resume after
 one kill is killed at the next point, so every point is both killed at and resumed from, with one
-process per point. Four chains run side by side (separate homes) to keep the sweep fast.
+process per point. Four chains run side by side (separate homes), their processes forked from a
+Python that imported the CLI once (forked_cli.py), to keep the sweep fast.
 
 Checked: every process meant to be killed was killed at its point (the model calls made so far
 are exactly those before the point), each finished thread has exactly one case and one episode,
@@ -19,8 +20,6 @@ import json
 import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -28,8 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from cli_run import memento
+from forked_cli import ForkedCLI
 from roles import executing, is_first_plan, is_judge, is_replan, is_synth, plan_reply
 from scripted_llm import Reply, ScriptedLLM, request_text
 
@@ -169,86 +170,10 @@ def expected_after(steps: list[int], upto: int) -> dict[str, int]:
     return want
 
 
-FORKER = r"""
-import json, os, sys, traceback
-import memento_graph.cli as cli
-import memento_graph.checkpoint, memento_graph.graph, memento_graph.runner, memento_graph.toolbox
-import memento_graph.commands.cases, memento_graph.memory.core, memento_graph.memory.portability
-import chromadb, onnxruntime
-
-for line in sys.stdin:
-    job = json.loads(line)
-    pid = os.fork()
-    if pid == 0:  # the child: `memento ARGS` with the job's environment and output files
-        os.environ.clear()
-        os.environ.update(job["env"])
-        for fd, name in ((1, "stdout"), (2, "stderr")):
-            os.dup2(os.open(job[name], os.O_WRONLY | os.O_CREAT | os.O_TRUNC), fd)
-        os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
-        sys.argv = ["memento", *job["args"]]
-        code = 0
-        try:
-            cli.main()
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
-        except BaseException:
-            traceback.print_exc()
-            code = 1
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
-    print(json.dumps({"pid": pid}), flush=True)
-    status = os.waitpid(pid, 0)[1]
-    print(json.dumps({"returncode": os.waitstatus_to_exitcode(status)}), flush=True)
-"""
-
-
-class Forker:
-    """A Python that imported the CLI once and forks one `memento ARGS` process per command.
-
-    The forked process runs the CLI's entry point as `python -m memento_graph.cli` does, in its
-    own process that the sweep kills; forking skips ~2 CPU-seconds of imports per process.
-    """
-
-    def __init__(self, folder: Path) -> None:
-        self.folder, self.jobs = folder, 0
-        folder.mkdir(parents=True, exist_ok=True)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", FORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-        )
-
-    def start(self, args: tuple[str, ...], env: dict[str, str]) -> int:
-        self.jobs += 1
-        self.out, self.err = (self.folder / f"{self.jobs}.{n}" for n in ("out", "err"))
-        job = {"args": args, "env": env, "stdout": str(self.out), "stderr": str(self.err)}
-        self.proc.stdin.write(json.dumps(job) + "\n")
-        self.proc.stdin.flush()
-        return json.loads(self.proc.stdout.readline())["pid"]
-
-    def wait(self) -> tuple[int, str, str]:
-        line = self.proc.stdout.readline()
-        assert line, "the forking Python died"
-        return json.loads(line)["returncode"], self.out.read_text(), self.err.read_text()
-
-    def close(self) -> None:
-        self.proc.stdin.close()
-        self.proc.wait(timeout=30)
-
-
-def sweep(llm: ScriptedLLM, chain: Chain, armed: dict) -> list[str]:
+def sweep(llm: ScriptedLLM, chain: Chain, armed: dict, forker: ForkedCLI) -> list[str]:
     """Kill the chain's thread at each of its points in turn, then resume it; return problems."""
     base = {**os.environ, "MEMENTO_HOME": str(chain.home), "MEMENTO_MAX_CYCLES": "1"}
     thread = f"t-{chain.tag}"
-    forker = Forker(chain.home.parent / f"out-{chain.tag}")
-    try:
-        return sweep_with(llm, chain, armed, forker, base, thread)
-    finally:
-        forker.close()
-
-
-def sweep_with(
-    llm: ScriptedLLM, chain: Chain, armed: dict, forker: Forker, base: dict, thread: str
-) -> list[str]:
     problems = []
     previous = -1
     for i, step in enumerate(chain.steps):
@@ -262,7 +187,7 @@ def sweep_with(
         chain.pid = forker.start((*args, "--json"), env)
         if kind == "model":
             armed[chain.tag] = (chain, name)
-        returncode, out, err = forker.wait()
+        returncode, out, err = forker.wait(chain.pid)
         where = f"chain {chain.tag}, kill {i + 1} at {kind} {name}"
         if returncode != -signal.SIGKILL:
             problems.append(f"{where}: not killed (exit {returncode}): {err[-800:]}")
@@ -271,8 +196,7 @@ def sweep_with(
         got = settled(llm, chain, want)
         if got != want:
             problems.append(f"{where}: model requests {got}, expected {want}")
-    chain.pid = forker.start(("resume", thread, "--json"), base)
-    returncode, out, err = forker.wait()
+    returncode, out, err = forker.run("resume", thread, "--json", env=base)
     if returncode != 0:
         if "already done" not in err:
             problems.append(f"chain {chain.tag}: resume failed ({returncode}): {err[-800:]}")
@@ -281,8 +205,7 @@ def sweep_with(
     want = expected_after([*chain.steps, len(EVENTS)], len(chain.steps))
     if counts(llm, chain) != want:
         problems.append(f"chain {chain.tag}: at the end {counts(llm, chain)}, expected {want}")
-    forker.start(("cases", "list", "--json"), base)
-    returncode, out, err = forker.wait()
+    returncode, out, err = forker.run("cases", "list", "--json", env=base)
     assert returncode == 0, err
     chain.cases = json.loads(out)
     return problems
@@ -293,13 +216,22 @@ def episodes(home: Path) -> list[tuple]:
         return db.execute("SELECT thread_id, case_id, reward FROM episodes").fetchall()
 
 
-def test_kill_at_every_point_of_a_run_then_resume(llm, home):
+@pytest.fixture(scope="module")
+def forker(tmp_path_factory: pytest.TempPathFactory):
+    forked = ForkedCLI(tmp_path_factory.mktemp("forked"))
+    yield forked
+    forked.close()
+
+
+def test_kill_at_every_point_of_a_run_then_resume(llm, home, forker):
     chains = [Chain(tag, home.parent / f"home-{tag}", list(steps)) for tag, steps in CHAINS.items()]
     covered = sorted(s for c in chains for s in c.steps)
     assert covered == list(range(len(EVENTS)))  # every point, once
     armed = script(llm, chains)
     with ThreadPoolExecutor(len(chains)) as pool:
-        problems = [p for ps in pool.map(lambda c: sweep(llm, c, armed), chains) for p in ps]
+        problems = [
+            p for ps in pool.map(lambda c: sweep(llm, c, armed, forker), chains) for p in ps
+        ]
     assert not problems, "\n".join(problems)
     for chain in chains:
         assert chain.killed_by_server == [
@@ -333,21 +265,21 @@ def write_cases(path: Path, n: int) -> None:
             out.write(json.dumps(row) + "\n")
 
 
-def test_killed_cases_import_completes_on_rerun_without_duplicates(home, tmp_path):
+def test_killed_cases_import_completes_on_rerun_without_duplicates(home, tmp_path, forker):
     from memento_graph.memory.portability import IMPORT_BATCH
 
     n = 2 * IMPORT_BATCH + IMPORT_BATCH // 2
     path = tmp_path / "cases.jsonl"
     write_cases(path, n)
-    killed = memento(
-        "cases", "import", str(path), env={**os.environ, "MEMENTO_TEST_KILL_AT": "import_batch@2"}
+    env = dict(os.environ)
+    killed = forker.run(
+        "cases", "import", str(path), env={**env, "MEMENTO_TEST_KILL_AT": "import_batch@2"}
     )
-    assert killed.returncode == -signal.SIGKILL, killed.stderr
-    again = memento("cases", "import", str(path))
-    assert again.returncode == 0, again.stderr
-    assert f"imported {n - 2 * IMPORT_BATCH} case(s)" in again.stdout, again.stdout
-    once_more = memento("cases", "import", str(path))
-    assert once_more.returncode == 0 and "imported 0 case(s)" in once_more.stdout, once_more.stdout
-    listed = memento("cases", "list", "--json", "--limit", str(n + 10))
-    ids = [c["id"] for c in json.loads(listed.stdout)]
-    assert sorted(ids) == [f"imp-{i:05d}" for i in range(n)]
+    assert killed[0] == -signal.SIGKILL, killed
+    code, out, err = forker.run("cases", "import", str(path), env=env)
+    assert code == 0 and f"imported {n - 2 * IMPORT_BATCH} case(s)" in out, out + err
+    code, out, err = forker.run("cases", "import", str(path), env=env)
+    assert code == 0 and "imported 0 case(s)" in out, out + err
+    listed = memento("cases", "list", "--json", "--limit", str(n + 10))  # a fresh interpreter
+    assert listed.returncode == 0, listed.stderr
+    assert sorted(c["id"] for c in json.loads(listed.stdout)) == [f"imp-{i:05d}" for i in range(n)]
