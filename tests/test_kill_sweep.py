@@ -244,6 +244,22 @@ def test_kill_at_every_point_of_a_run_then_resume(llm, home, forker):
         assert episodes(chain.home) == [(f"t-{chain.tag}", case["id"], 1.0)]
 
 
+def test_kill_before_the_first_checkpoint_then_run_again(llm, home, forker):
+    chain = Chain("z", home, [])
+    script(llm, [chain])
+    env = {**os.environ, "MEMENTO_MAX_CYCLES": "1"}
+    run = ("run", chain.task, "--thread-id", "t-z", "--json")
+    code, out, err = forker.run(*run, env={**env, "MEMENTO_TEST_KILL_AT": "thread_started"})
+    assert code == -signal.SIGKILL, err
+    code, out, err = forker.run("resume", "t-z", env=env)  # nothing checkpointed: nothing to resume
+    assert code != 0 and "stopped before its first step" in err and "Traceback" not in err, err
+    code, out, err = forker.run(*run, env=env)
+    assert code == 0 and json.loads(out)["status"] == "done", err
+    assert counts(llm, chain) == {**dict.fromkeys(ROLES, 1), "replan": 0}
+    case_id = json.loads(out)["case_id"]
+    assert case_id and episodes(home) == [("t-z", case_id, 1.0)]
+
+
 def write_cases(path: Path, n: int) -> None:
     """Write n cases in memento-graph's JSONL with MiniLM-sized embeddings (reused: no embedding)."""
     rng = np.random.default_rng(0)

@@ -103,6 +103,7 @@ class Agent:
                 f"thread {thread_id} exists already: use `memento resume {thread_id}`"
             )
         self.index.start(thread_id, task.strip(), self.context)
+        reached("thread_started")  # a test hook (killpoints.py)
         state = {"task": task.strip(), "files": paths, "ground_truth": ground_truth}
         return await self._drive(state, thread_id, on_event)
 
@@ -112,6 +113,11 @@ class Agent:
         """Continue a thread where it stopped; `decision` answers a pending plan approval."""
         snapshot = await self._snapshot(thread_id)
         if not snapshot.values:
+            if self.index.get(thread_id) is not None:  # killed before its first checkpoint
+                raise MementoError(
+                    f"thread {thread_id} stopped before its first step: nothing to resume; run "
+                    f"the task again with `memento run TASK --thread-id {thread_id}`"
+                )
             raise MementoError(f"unknown thread: {thread_id} (see `memento threads`)")
         if not snapshot.next:
             raise MementoError(f"thread {thread_id} is already done (see `memento threads show`)")
