@@ -14,13 +14,20 @@ from memento_graph.errors import MementoError
 
 def read_plan(text: str) -> list[dict[str, Any]]:
     """Read an edited plan: JSON (a list of subtasks or {"plan": [...]}) or a path to such a file."""
-    path = Path(text.strip()).expanduser()
-    if not text.strip().startswith(("[", "{")) and path.is_file():
-        text = path.read_text()
+    where = "the edited plan"
+    if not text.strip().startswith(("[", "{")):  # a path
+        path = Path(text.strip()).expanduser()
+        if not path.is_file():
+            raise MementoError(f"the edited plan {text.strip()[:200]} is not a JSON file")
+        where = f"the edited plan {path}"
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise MementoError(f"{where} is not readable text: {exc}") from None
     try:
         data = json.loads(text)
     except ValueError as exc:
-        raise MementoError(f"the edited plan is not JSON: {exc}") from None
+        raise MementoError(f"{where} is not JSON: {exc}") from None
     plan = data.get("plan") if isinstance(data, dict) else data
     if not isinstance(plan, list):
         raise MementoError('the edited plan must be a list of {"id", "description", "depends_on"}')

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import sys
 import uuid
 from collections.abc import Iterator
@@ -49,6 +50,20 @@ def _context(**overrides: Any) -> Any:
     from memento_graph.context import Context
 
     return Context(**{k: v for k, v in overrides.items() if v is not None})
+
+
+MAX_TASK = 100_000  # characters (~25k tokens): longer input goes in a file (--file)
+_THREAD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+
+
+def check_thread_id(thread_id: str) -> str:
+    """Refuse a thread id that is not 1-128 letters, digits, `.`, `_`, `:` or `-` (no paths)."""
+    if not _THREAD_ID.fullmatch(thread_id) or ".." in thread_id:
+        raise MementoError(
+            f"--thread-id {thread_id[:80]!r} is not valid: use up to 128 letters, digits, '.', '_', "
+            "':' or '-', starting with a letter or digit (no '/' or '..')"
+        )
+    return thread_id
 
 
 def _need_key() -> None:
@@ -167,6 +182,13 @@ def run(
     with _json_failure(as_json, known):
         if not task.strip():
             raise MementoError("the task is empty: give the question or instruction to work on")
+        if len(task) > MAX_TASK:
+            raise MementoError(
+                f"the task is {len(task):,} characters, more than {MAX_TASK:,}: "
+                "put long input in a file and attach it with --file"
+            )
+        if thread_id is not None:
+            check_thread_id(thread_id)
         _need_key()
         ctx = _context(
             policy=policy, user=user, mcp_config=mcp_config, approve_plan=approve_plan or None
@@ -224,7 +246,9 @@ def resume(
 @threads_app.callback()
 def threads(
     typer_ctx: typer.Context,
-    limit: Annotated[int, typer.Option(help="How many threads to list.")] = 30,
+    limit: Annotated[
+        int, typer.Option(min=1, max=1_000_000, help="How many threads to list.")
+    ] = 30,
 ) -> None:
     """List threads, newest first: status (done, interrupted, failed, running), task, time."""
     if typer_ctx.invoked_subcommand:

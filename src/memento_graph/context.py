@@ -94,6 +94,7 @@ class Context:
         if not self.home:
             self.home = default_home()
         self._check()
+        check_environment()
 
     def _check(self) -> None:
         """Refuse values out of range, naming the setting and its variable (one line, no traceback)."""
@@ -124,7 +125,13 @@ class Context:
     def home_path(self) -> Path:
         """Return the data directory as a Path, created if missing."""
         path = Path(self.home).expanduser()
-        path.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            why = exc.strerror or type(exc).__name__
+            raise MementoError(
+                f"the data directory (MEMENTO_HOME) {path} is unusable: {why}"
+            ) from None
         return path
 
 
@@ -201,3 +208,67 @@ def describe() -> list[tuple[str, str, str, str]]:
         env = f.metadata.get("env") or f"MEMENTO_{f.name.upper()}"
         rows.append((f.name, env, str(f.default), f.metadata["description"]))
     return rows
+
+
+# Settings read outside Context (at import, or in the tool servers at each call): checked with every
+# Context, so a bad value is one line naming it before any work starts. name -> (default, rule).
+_RULES = {
+    "positive": (lambda v: v > 0, "must be positive"),
+    "non-negative": (lambda v: v >= 0, "must be 0 or more"),
+    "fraction": (lambda v: 0 <= v <= 1, "must be between 0 and 1"),
+    "any": (lambda v: True, ""),
+}
+ENVIRONMENT: dict[str, tuple[Any, str]] = {
+    "MEMENTO_MODEL_RETRIES": (4, "positive"),
+    "MEMENTO_RETRY_INITIAL": (0.5, "non-negative"),
+    "MEMENTO_TRACE_FLUSH_TIMEOUT": (5.0, "non-negative"),
+    "MEMENTO_SERVER_START_TIMEOUT": (30.0, "positive"),
+    "MEMENTO_STUDIO_START_TIMEOUT": (90.0, "positive"),
+    "MEMENTO_CASEBANK_WAIT": (30.0, "non-negative"),
+    "MEMENTO_NEAR_DUPLICATE": (0.95, "fraction"),
+    "MEMENTO_MAX_CASES": (20000, "positive"),
+    "MEMENTO_QUARANTINE_CONFIDENCE": (0.8, "fraction"),
+    "MEMENTO_POLICY_SEED": (0, "non-negative"),
+    "MEMENTO_CRAWL_TIMEOUT": (30.0, "positive"),
+    "MEMENTO_CRAWL_BM25_THRESHOLD": (0.5, "non-negative"),
+    "MEMENTO_CRAWL_MAX_BYTES": (5 * 1024 * 1024, "positive"),
+    "MEMENTO_CRAWL_ALLOW_PRIVATE": (False, "any"),
+    "MEMENTO_MEDIA_TIMEOUT": (120.0, "positive"),
+    "MEMENTO_SANDBOX_TIMEOUT": (30.0, "positive"),
+    "MEMENTO_SANDBOX_MEMORY_MB": (2048, "positive"),
+    "MEMENTO_SANDBOX_NPROC": (64, "positive"),
+    "MEMENTO_SANDBOX_FSIZE_MB": (64, "positive"),
+    "MEMENTO_SANDBOX_NETWORK": (False, "any"),
+}
+CHOICES: dict[str, tuple[str, ...]] = {
+    "MEMENTO_POLICY_EXPLORATION": ("thompson", "greedy", "epsilon"),  # or epsilon:<0..1>
+    "MEMENTO_CODE_BACKEND": ("", "subprocess", "e2b"),
+    "MEMENTO_SANDBOX": ("", "bwrap", "unsafe-none"),
+    "MEMENTO_SERVER_LOG_LEVEL": ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
+}
+
+
+def check_environment() -> None:
+    """Raise a MementoError naming the first MEMENTO_* setting outside Context that is not valid."""
+    for name, (default, rule) in ENVIRONMENT.items():
+        if name == "MEMENTO_POLICY_SEED" and not os.environ.get(name, "").strip():
+            continue  # empty: no seed
+        value = env_value(name, default)
+        ok, message = _RULES[rule]
+        if not isinstance(value, bool) and not ok(value):
+            raise MementoError(f"{name}={os.environ[name]!r} {message}")
+    for name, allowed in CHOICES.items():
+        if name not in os.environ:
+            continue
+        raw = os.environ[name]
+        word = raw.strip().upper() if name == "MEMENTO_SERVER_LOG_LEVEL" else raw.strip().lower()
+        if name == "MEMENTO_POLICY_EXPLORATION" and word.startswith("epsilon:"):
+            try:
+                check_range(f"{name}={raw!r}", float(word.partition(":")[2]), 0, 1)
+                continue
+            except ValueError:
+                pass
+        if word not in allowed:
+            shown = ", ".join(a for a in allowed if a)
+            shown += ", epsilon:<0..1>" if name == "MEMENTO_POLICY_EXPLORATION" else ""
+            raise MementoError(f"{name}={raw!r} is not valid: use one of {shown}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -21,6 +22,7 @@ User = Annotated[
     str | None, typer.Option("--user", help="Namespace (default: MEMENTO_USER or 'default').")
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+MAX_PAGE = 10_000
 STATUSES = ("active", "quarantined", "retired")
 
 
@@ -70,8 +72,8 @@ def list_cases(
     """List one page of cases, the most recently stored first."""
     if status and status not in STATUSES:
         raise MementoError(f"unknown status {status!r}: use one of {', '.join(STATUSES)}")
-    if limit < 0 or offset < 0:
-        raise MementoError("--limit and --offset must be 0 or more")
+    if not (0 <= limit <= MAX_PAGE and 0 <= offset <= 10**12):
+        raise MementoError(f"--limit and --offset must be 0 or more (--limit at most {MAX_PAGE})")
     memory = _memory(user)
     cases = memory.bank.page(status=status, limit=limit, offset=offset)
     usage = memory.store.usage([c["id"] for c in cases])
@@ -94,6 +96,8 @@ def search(
     as_json: AsJson = False,
 ) -> None:
     """Find the cases (any status) whose tasks are most similar to QUERY."""
+    if not 1 <= k <= MAX_PAGE:
+        raise MementoError(f"-k must be between 1 and {MAX_PAGE}, got {k}")
     hits = _memory(user).search(query, k)
     _print(hits, as_json, _table(hits, score=True))
 
@@ -146,7 +150,16 @@ def rollback(
 ) -> None:
     """Retire every case written at or after a time (restorable)."""
     from memento_graph.memory.lifecycle import rollback as retire_since
+    from memento_graph.memory.schema import to_timestamp
 
+    try:
+        ok = math.isfinite(to_timestamp(since))
+    except (ValueError, OverflowError):
+        ok = False
+    if not ok:
+        raise MementoError(
+            f"--since {since[:80]!r} is not a time: use ISO 8601 (2025-01-31T12:00) or a Unix timestamp"
+        )
     memory = _memory(user)
     with memory.lock:
         ids = retire_since(memory.bank, since)
@@ -163,6 +176,8 @@ def dedupe(
     """Merge near-duplicate active cases: keep the better, retire the other."""
     from memento_graph.memory.lifecycle import dedupe as merge
 
+    if threshold is not None and not 0 < threshold <= 1:  # also refuses nan
+        raise MementoError(f"--threshold must be above 0 and at most 1, got {threshold}")
     memory = _memory(user)
     with memory.lock:
         pairs = merge(memory.bank, memory.store, threshold or memory.near_duplicate)
@@ -180,6 +195,8 @@ def export(
     """Write the user's cases to a JSONL file (manifest: schema version, embedder)."""
     from memento_graph.memory.portability import export_cases
 
+    if file.is_dir():
+        raise MementoError(f"{file} is a folder: give the path of the JSONL file to write")
     count = export_cases(_memory(user), file, force=force)
     typer.echo(f"exported {count} case(s) to {file}")
 

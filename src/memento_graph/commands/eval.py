@@ -101,11 +101,13 @@ def check_options(config: EvalConfig) -> None:
         raise MementoError(f"--metric must be one of {', '.join(METRICS)}, not {config.metric!r}")
     if config.metric == "judge" and not config.judge:
         raise MementoError("--metric judge needs the LLM judge: drop --no-judge")
-    for name in ("iterations", "seeds", "concurrency"):
-        if getattr(config, name) < 1:
-            raise MementoError(f"--{name} must be at least 1")
-    if config.limit is not None and config.limit < 1:
-        raise MementoError("--limit must be at least 1")
+    for name, most in (("iterations", 1000), ("seeds", 1000), ("concurrency", 256)):
+        if not 1 <= getattr(config, name) <= most:
+            raise MementoError(
+                f"--{name} must be between 1 and {most}, got {getattr(config, name)}"
+            )
+    if config.limit is not None and not 1 <= config.limit <= 10**9:
+        raise MementoError(f"--limit must be between 1 and 10^9, got {config.limit}")
 
 
 def split_fields(items: list[EvalItem], split_by: str | None) -> list[str]:

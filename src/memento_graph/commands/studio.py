@@ -27,7 +27,6 @@ from memento_graph.context import env_value
 from memento_graph.errors import MementoError
 
 STUDIO_URL = "https://smith.langchain.com/studio/?baseUrl={url}"
-START_TIMEOUT = env_value("MEMENTO_STUDIO_START_TIMEOUT", 90.0)
 CONFIG = {
     "dependencies": ["."],
     "graphs": {"memento": "memento_graph.studio:make_graph"},
@@ -97,10 +96,15 @@ def start_server(home: Path, host: str, port: int, env: dict[str, str] | None = 
     )
 
 
-def wait_ready(proc: Any, url: str, log: Path, timeout: float = START_TIMEOUT) -> None:
-    """Wait until the server answers /ok; raise MementoError if it exits or never answers."""
+def wait_ready(proc: Any, url: str, log: Path, timeout: float | None = None) -> None:
+    """Wait until the server answers /ok; raise MementoError if it exits or never answers.
+
+    `timeout` defaults to MEMENTO_STUDIO_START_TIMEOUT (read now: a bad value is one error line).
+    """
     import httpx
 
+    if timeout is None:
+        timeout = env_value("MEMENTO_STUDIO_START_TIMEOUT", 90.0)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -207,7 +211,8 @@ def serve(home: Path, host: str, port: int, console: Any) -> None:
 
 def studio(
     port: Annotated[
-        int | None, typer.Option(help="Port of the server (default: a free one).")
+        int | None,
+        typer.Option(min=1, max=65535, help="Port of the server (default: a free one)."),
     ] = None,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
 ) -> None:
@@ -221,6 +226,10 @@ def studio(
         raise MementoError(
             "memento studio needs the server extra: pip install 'memento-graph[server]'"
         )
+    try:
+        socket.getaddrinfo(host, None)
+    except (OSError, UnicodeError):
+        raise MementoError(f"--host {host!r} is not an address of this machine") from None
     if port is not None and _port_taken(host, port):
         raise MementoError(f"port {port} is in use: choose another with --port, or leave it out")
     serve(Context().home_path, host, port or free_port(host), console)

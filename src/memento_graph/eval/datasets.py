@@ -54,7 +54,10 @@ def load_dataset(path: str | Path, fmt: str = "auto") -> list[EvalItem]:
     if path.suffix.lower() == ".csv":
         if fmt not in ("auto", "simpleqa"):
             raise MementoError(f"{path.name}: a CSV file is read as simpleqa, not {fmt}")
-        items = _read_simpleqa(path)
+        try:
+            items = _read_simpleqa(path)
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise MementoError(f"{path} is not a UTF-8 CSV file: {exc}") from None
     else:
         records = read_jsonl(path)
         kind = _detect(path, records) if fmt == "auto" else fmt
