@@ -197,11 +197,13 @@ def sweep(llm: ScriptedLLM, chain: Chain, armed: dict, forker: ForkedCLI) -> lis
         if got != want:
             problems.append(f"{where}: model requests {got}, expected {want}")
     returncode, out, err = forker.run("resume", thread, "--json", env=base)
-    if returncode != 0:
-        if "already done" not in err:
-            problems.append(f"chain {chain.tag}: resume failed ({returncode}): {err[-800:]}")
+    if returncode != 0:  # killed after its last step too: the outcome, not "already done"
+        problems.append(f"chain {chain.tag}: resume failed ({returncode}): {err[-800:]}")
     elif json.loads(out)["status"] != "done":
         problems.append(f"chain {chain.tag}: resumed to {out}")
+    returncode, out, err = forker.run("threads", env=base)
+    if not any(thread in line and "done" in line for line in out.splitlines()):
+        problems.append(f"chain {chain.tag}: not listed as done: {out}{err}")
     want = expected_after([*chain.steps, len(EVENTS)], len(chain.steps))
     if counts(llm, chain) != want:
         problems.append(f"chain {chain.tag}: at the end {counts(llm, chain)}, expected {want}")

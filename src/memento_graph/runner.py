@@ -120,6 +120,9 @@ class Agent:
                 )
             raise MementoError(f"unknown thread: {thread_id} (see `memento threads`)")
         if not snapshot.next:
+            row = self.index.get(thread_id)
+            if row is not None and row["status"] == "interrupted":  # killed after its last step
+                return await self._outcome(thread_id, None, 0.0)
             raise MementoError(f"thread {thread_id} is already done (see `memento threads show`)")
         self.index.update(thread_id, status="running", pid=os.getpid(), error=None)
         paused = any(t.interrupts for t in snapshot.tasks)
