@@ -109,7 +109,10 @@ def salvage_plan(text: str, schema: type[PlannerOutput]) -> tuple[PlannerOutput,
     try:
         data = json.loads(text)
     except ValueError:  # cut at the length limit: keep the subtasks written in full
-        data = parse_partial_json(text)
+        try:
+            data = parse_partial_json(text)
+        except ValueError:  # not JSON at all
+            return None
         if isinstance(data, dict) and len(data.get("plan") or []) > 1:
             data["plan"] = data["plan"][:-1]
         mended.append("kept the subtasks written before the reply was cut")
