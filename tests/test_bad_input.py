@@ -370,6 +370,24 @@ def test_files_that_are_folders_binary_or_missing_are_one_error(offline, tmp_pat
     one_error(*run_main("cases", "export", str(folder))[::2], str(folder))
 
 
+@settings(FAST, max_examples=8)
+@given(case_id=THREAD_IDS | TEXT_VALUES)
+def test_unknown_case_ids_and_users_are_one_error(offline, case_id):
+    for args in (["show"], ["delete", "--yes"], ["quarantine"], ["restore"]):
+        code, _, err = run_main("cases", args[0], case_id, *args[1:])
+        one_error(code, err, "no case")
+    for args in (["cases", "list"], ["feedback", "t1", "--reward", "1"], ["run", "2+2?"]):
+        one_error(*run_main(*args, "--user", " ")[::2], "user")
+
+
+def test_eval_output_and_split_options_are_one_error(offline, tmp_path):
+    data, afile = tmp_path / "data.jsonl", tmp_path / "afile"
+    data.write_text('{"question": "2+2?", "answer": "4"}\n')
+    afile.write_text("x")
+    one_error(*run_main("eval", str(data), "--out", str(afile))[::2], "--out")
+    one_error(*run_main("eval", str(data), "--split-by", "nosuch")[::2], "--split-by")
+
+
 def test_tasks_empty_or_huge_are_one_error(offline):
     for task in ("", "   ", "\n\t"):
         one_error(*run_main("run", task)[::2], "task")

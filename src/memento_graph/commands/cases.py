@@ -30,7 +30,7 @@ def _memory(user: str | None) -> Memory:
     from memento_graph.context import Context
     from memento_graph.memory import open_memory
 
-    return open_memory(Context(user=user) if user else Context())
+    return open_memory(Context(user=user) if user is not None else Context())
 
 
 def _case(memory: Memory, case_id: str) -> dict[str, Any]:

@@ -106,6 +106,8 @@ def check_options(config: EvalConfig) -> None:
             raise MementoError(
                 f"--{name} must be between 1 and {most}, got {getattr(config, name)}"
             )
+    if Path(config.out).exists() and not Path(config.out).is_dir():
+        raise MementoError(f"--out {config.out} is a file: give a folder (made if missing)")
     if config.limit is not None and not 1 <= config.limit <= 10**9:
         raise MementoError(f"--limit must be between 1 and 10^9, got {config.limit}")
 

@@ -21,7 +21,7 @@ def feedback(
     from memento_graph.context import Context
     from memento_graph.memory import open_memory
 
-    memory = open_memory(Context(user=user) if user else Context())
+    memory = open_memory(Context(user=user) if user is not None else Context())
     case = memory.feedback(thread_id, float(reward), note)
     where = f"case {case['id']} now reward {case['reward']:g}" if case else "no case"
     typer.echo(f"feedback recorded for {thread_id}: reward {reward} ({where})")
