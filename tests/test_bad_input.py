@@ -266,6 +266,13 @@ def offline(home, monkeypatch):
     return home
 
 
+def _id(part: object) -> str:
+    """A test id stable across processes (pytest-xdist): sets sorted, lists joined."""
+    if isinstance(part, set):
+        return "|".join(sorted(part)) or "-"
+    return " ".join(part) if isinstance(part, list) else str(part)
+
+
 # Integer options: (args before the option, option, values that are fine: not refused).
 INT_OPTIONS = [
     (["threads"], "--limit", set()),
@@ -281,7 +288,7 @@ INT_OPTIONS = [
 ]
 
 
-@pytest.mark.parametrize(("before", "option", "fine"), INT_OPTIONS, ids=lambda x: str(x))
+@pytest.mark.parametrize(("before", "option", "fine"), INT_OPTIONS, ids=lambda x: _id(x))
 def test_a_bad_number_option_is_one_error_naming_it(offline, tmp_path, before, option, fine):
     data = tmp_path / "data.jsonl"
     data.write_text('{"question": "2+2?", "answer": "4"}\n')
@@ -313,7 +320,7 @@ CHOICE_OPTIONS = [
 ]
 
 
-@pytest.mark.parametrize(("before", "option", "valid"), CHOICE_OPTIONS, ids=lambda x: str(x))
+@pytest.mark.parametrize(("before", "option", "valid"), CHOICE_OPTIONS, ids=lambda x: _id(x))
 def test_a_bad_choice_option_is_one_error_naming_it(offline, tmp_path, before, option, valid):
     data = tmp_path / "data.jsonl"
     data.write_text('{"question": "2+2?", "answer": "4"}\n')

@@ -142,8 +142,13 @@ def _casebank(folder: Path, open_chroma: bool) -> Status:
         from memento_graph.memory.case_bank import chroma_client
 
         client = chroma_client(folder)
-        counts = [client.get_collection(c.name if hasattr(c, "name") else c).count()
-                  for c in client.list_collections()]  # fmt: skip
+        counts = []
+        for item in client.list_collections():
+            collection = client.get_collection(getattr(item, "name", item))
+            counts.append(collection.count())
+            if counts[-1]:  # a nearest-neighbour query reads the vector index too
+                (vec,) = collection.get(limit=1, include=["embeddings"])["embeddings"]
+                collection.query(query_embeddings=[list(vec)], n_results=1, include=[])
     except MementoError:
         raise
     except Exception as exc:  # noqa: BLE001 - Chroma fails in many types
