@@ -5,6 +5,7 @@ deletes) and the other stores keep their content throughout.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
@@ -167,14 +168,17 @@ def test_a_damaged_store_is_one_line_and_doctor_repairs_it(template, server, tmp
         assert proc.returncode in (0, 2) and "damaged" not in proc.stderr, proc.stderr
 
 
-def test_a_run_after_repair_works_and_keeps_the_other_stores(template, server, tmp_path):
+def test_a_run_stopped_by_a_damaged_store_resumes_after_repair(template, server, tmp_path):
     home = tmp_path / "home"
     shutil.copytree(template, home)
     before = contents(home)
     damage(home, "experience", "garbage")
     env = env_for(home, server)
+    proc = memento("run", "What is six times seven?", "--thread-id", "t2", "--json", env=env)
+    assert "experience.sqlite is damaged" in error_line(proc)
+    assert json.loads(proc.stdout)["error"] in error_line(proc)  # --json says the same
     assert memento("doctor", "--repair", env=env).returncode == 0
-    proc = memento("run", "What is six times seven?", "--thread-id", "t2", env=env)
+    proc = memento("resume", "t2", env=env)
     assert proc.returncode == 0, proc.stderr
     after = contents(home)
     assert {t for (t,) in after["threads"]} >= {"t0", "t1", "t2"}
