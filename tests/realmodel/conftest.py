@@ -27,15 +27,6 @@ ROOT = Path(__file__).resolve().parents[2]
 from budgets import BUDGETS  # noqa: E402 - beside this file
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test here `realmodel`, and keep them in one xdist worker (one server)."""
-    here = Path(__file__).parent
-    for item in items:
-        if here in Path(str(item.fspath)).parents:
-            item.add_marker(pytest.mark.realmodel)
-            item.add_marker(pytest.mark.xdist_group("realmodel"))
-
-
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

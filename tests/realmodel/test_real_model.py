@@ -21,6 +21,8 @@ from budgets import BUDGETS
 
 from cli_run import memento
 
+# One xdist worker runs the whole tier (one server, and the tool-call tally below).
+pytestmark = [pytest.mark.realmodel, pytest.mark.xdist_group("realmodel")]
 B = BUDGETS
 # Output tokens one run may spend: planner (reply + repair), executors (forced call, tool
 # rounds, final), best-effort answer, judge (reply + repair).
