@@ -43,16 +43,19 @@ def _client(
     model: str, timeout: float, max_tokens: int | None, base_url: str | None, key: str | None
 ) -> ChatOpenAI:
     return ChatOpenAI(
-        model=model,
-        timeout=timeout,
-        max_retries=0,
-        base_url=base_url,
-        api_key=key,
-        max_tokens=max_tokens,
-        streaming=True,
-        stream_usage=True,
-        stream_chunk_timeout=timeout,
+        model=model, max_retries=0, base_url=base_url, api_key=key, **streamed(timeout, max_tokens)
     )
+
+
+def streamed(timeout: float, max_tokens: int | None) -> dict[str, Any]:
+    """Return ChatOpenAI settings for streamed replies: `timeout` of silence, `max_tokens` each."""
+    return {
+        "timeout": timeout,
+        "stream_chunk_timeout": timeout,
+        "max_tokens": max_tokens,
+        "streaming": True,
+        "stream_usage": True,
+    }
 
 
 def is_transient(exc: BaseException) -> bool:

@@ -73,17 +73,15 @@ async def open_llm_judge(
     import openai
     from langchain_openai import ChatOpenAI
 
+    from memento_graph.llm import streamed
+
     client = openai.DefaultAsyncHttpxClient()
     llm = ChatOpenAI(
         model=model,
         temperature=0,
-        timeout=timeout,
         max_retries=retries,
         http_async_client=client,
-        max_tokens=max_tokens,
-        streaming=True,
-        stream_usage=True,
-        stream_chunk_timeout=timeout,
+        **streamed(timeout, max_tokens),
     )
 
     async def judge(question: str, prediction: str, answers: list[str]) -> Verdict:
