@@ -21,8 +21,9 @@ from budgets import BUDGETS
 
 from cli_run import memento
 
-# One xdist worker runs the whole tier (one server, and the tool-call tally below).
-pytestmark = [pytest.mark.realmodel, pytest.mark.xdist_group("realmodel")]
+# `--dist loadfile` runs this file in one xdist worker: one server, one tool-call tally.
+# (xdist 3.8 under pytest 9 ignores `xdist_group` marks, so `loadgroup` cannot do it.)
+pytestmark = pytest.mark.realmodel
 B = BUDGETS
 # Output tokens one run may spend: planner (reply + repair), executors (forced call, tool
 # rounds, final), best-effort answer, judge (reply + repair).
