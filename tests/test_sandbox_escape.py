@@ -17,6 +17,9 @@ from pathlib import Path
 import pytest
 
 from fixtures.mcp_support import context_for
+from memento_graph.errors import MementoError
+from memento_graph.mcp_servers import jail
+from memento_graph.mcp_servers.jail import JailError
 from memento_graph.toolbox import open_toolbox
 from waiting import wait_until
 
@@ -260,8 +263,10 @@ async def test_without_a_working_sandbox_code_does_not_run(tmp_path, monkeypatch
     assert "No permissions to create new namespace" in out and "unsafe-none" in out
     assert len(out.splitlines()) == 1 and not (ws / "ran.txt").exists()
     monkeypatch.setenv("MEMENTO_SANDBOX", "off")
-    out, _ = await _one_call(tmp_path, "echo ran")
-    assert out == "Error: MEMENTO_SANDBOX='off' is not valid (use bwrap or unsafe-none)"
+    with pytest.raises(MementoError, match="MEMENTO_SANDBOX='off' is not valid"):
+        await _one_call(tmp_path, "echo ran")  # refused before any server starts
+    with pytest.raises(JailError, match=r"MEMENTO_SANDBOX='off' is not valid \(use bwrap"):
+        jail.mode()  # and by the code server itself, were it started with it
 
 
 async def test_the_unsafe_opt_out_warns_at_every_call(tmp_path, monkeypatch):
