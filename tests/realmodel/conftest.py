@@ -1,7 +1,7 @@
 """The real-model tier: llama.cpp's server (xllamacpp) with SmolLM2-135M-Instruct on 127.0.0.1.
 
-One server for the whole session (started on first use, in the one xdist worker that runs the
-`realmodel` group). Budgets are small so the tier stays within minutes on 2 cores: the tier
+One server for the whole session (started on first use, in the one xdist worker that runs this
+folder under `--dist loadfile`). Budgets are small so the tier stays within minutes on 2 cores: the tier
 checks robustness (an answer, or exactly one `error:` line; bounded calls and tokens; real tool
 calls), not accuracy, which a 135M model does not have.
 """
