@@ -28,8 +28,8 @@ LATENCY = 0.3
 
 
 async def one_run(llm: ScriptedLLM, concurrency: int, home: str) -> tuple[float, float]:
+    from memento_graph.agent import open_agent
     from memento_graph.context import Context
-    from memento_graph.runner import open_agent
 
     llm.reset()
     script_task(llm, ["alpha", "beta", "gamma", "delta"], "done", latency=LATENCY)

@@ -23,7 +23,7 @@ import langgraph.checkpoint.sqlite.aio
 import memento_graph.cli as cli
 import memento_graph.approval, memento_graph.checkpoint, memento_graph.commands.cases
 import memento_graph.graph, memento_graph.memory.core, memento_graph.memory.portability
-import memento_graph.progress, memento_graph.remote, memento_graph.runner, memento_graph.toolbox
+import memento_graph.progress, memento_graph.memory.chroma_client, memento_graph.agent, memento_graph.toolbox
 for info in pkgutil.walk_packages(openai.__path__, "openai."):
     try:
         importlib.import_module(info.name)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from cli_run import memento
+from memento_graph.agent import open_agent
 from memento_graph.context import Context
-from memento_graph.runner import open_agent
 from roles import executing, is_executor, script_task
 
 

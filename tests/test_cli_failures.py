@@ -45,7 +45,7 @@ def test_run_json_crash_after_the_thread_exists_reports_its_id(llm, home):
     script_task(llm, ["look it up"], "42")
     code = (
         "import sys\n"
-        "from memento_graph import runner\n"
+        "from memento_graph import agent as runner\n"
         "real = runner.Agent._drive\n"
         "async def crash(self, *args, **kw):\n"
         "    await real(self, *args, **kw)\n"

@@ -8,8 +8,8 @@ import pytest
 from langchain_core.tools import tool
 
 from memento_graph import toolbox
+from memento_graph.agent import open_agent
 from memento_graph.context import Context
-from memento_graph.runner import open_agent
 from roles import (
     answer_reply,
     executing,

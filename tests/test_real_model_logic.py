@@ -19,13 +19,13 @@ from typer.testing import CliRunner
 from cli_run import memento
 from fixtures.mcp_support import write_mcp_json
 from memento_graph import prompts, toolbox
+from memento_graph.agent import open_agent
 from memento_graph.catalogue import tool_catalogue
 from memento_graph.commands.feedback import feedback
 from memento_graph.context import Context
 from memento_graph.errors import MementoError
 from memento_graph.mcp_servers import BUILTINS
 from memento_graph.progress import Progress
-from memento_graph.runner import open_agent
 from roles import (
     answer_reply,
     executing,

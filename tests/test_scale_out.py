@@ -118,7 +118,7 @@ def test_run_and_resume_on_postgres_and_a_chroma_server(llm, env, home, pg_url, 
 
 def test_two_concurrent_cli_runs_lose_nothing(llm, env, home, pg_url, chroma_url):
     from memento_graph.memory.core import experience_store
-    from memento_graph.runs import ThreadIndex
+    from memento_graph.thread_index import ThreadIndex
 
     url, schema = pg_url
     home.mkdir(parents=True)
@@ -149,7 +149,7 @@ def test_embedded_case_bank_is_one_process_at_a_time(llm, env, home):
         [
             sys.executable,
             "-c",
-            "import sys; from pathlib import Path; from memento_graph.remote import hold_casebank; "
+            "import sys; from pathlib import Path; from memento_graph.memory.chroma_client import hold_casebank; "
             "hold_casebank(Path(sys.argv[1])); print('held', flush=True); sys.stdin.readline()",
             str(home / "casebank"),
         ],

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from fixtures.mcp_support import write_mcp_json
+from memento_graph.agent import open_agent
 from memento_graph.context import Context
-from memento_graph.runner import open_agent
 from memento_graph.toolbox import get_tools
 from roles import answer_reply, is_executor, is_first_plan, is_judge, is_replan, plan_reply
 from scripted_llm import Reply, after_tool

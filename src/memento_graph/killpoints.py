@@ -4,7 +4,7 @@ For tests only. `MEMENTO_TEST_KILL_AT=<point>` (or `<point>@<n>`: the n-th time 
 reached in this process) makes `reached(point)` kill the process on the spot, as a crash, an
 OOM kill or a pulled plug would; without the variable `reached` does nothing. Points:
 `thread_started` (in the thread index, before the first checkpoint), `after:<node>` (the node's
-update was streamed, runner.py), `retrieved` (cases chosen, before
+update was streamed, agent.py), `retrieved` (cases chosen, before
 retrieve_cases returns), `case_written` (the case is in the case bank, its episode not yet
 recorded), `episode_recorded` (the episode is recorded, before the checkpoint of write_memory),
 `import_batch` (a batch of imported cases is stored, portability.py).

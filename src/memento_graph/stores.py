@@ -91,7 +91,7 @@ def policy_problems(path: Path) -> list[tuple[str, str]]:
 
 def _remote(store: str) -> bool:
     from memento_graph.checkpoint import checkpoint_url
-    from memento_graph.remote import chroma_url
+    from memento_graph.memory.chroma_client import chroma_url
 
     return (
         bool(checkpoint_url()) if store == "threads" else store == "casebank" and bool(chroma_url())
@@ -161,7 +161,7 @@ def _in_use(folder: Path) -> str | None:
     lock = folder / ".memento.lock"
     if not lock.exists():
         return None
-    from memento_graph.remote import _HELD
+    from memento_graph.memory.chroma_client import _HELD
 
     if str(folder.resolve()) in _HELD:
         return None  # this process
@@ -237,7 +237,7 @@ def _aside(path: Path, stamp: str) -> Path:
 
 def repair(home: Path) -> list[str]:
     """Repair what is safe: move damaged stores aside, rebuild what can be derived; return what was done."""
-    from memento_graph.remote import hold_casebank
+    from memento_graph.memory.chroma_client import hold_casebank
 
     stamp = time.strftime("%Y%m%d-%H%M%S")
     if not _remote("casebank") and (home / "casebank").exists():
@@ -286,7 +286,7 @@ def _reset_policy(path: Path, stamp: str) -> list[str]:
 
 def _rebuild_index(home: Path) -> str:
     """Rebuild the thread index (runs.sqlite) from the checkpoints in threads.sqlite."""
-    from memento_graph.runs import ThreadIndex
+    from memento_graph.thread_index import ThreadIndex
 
     db = home / "threads.sqlite"
     if _remote("threads") or not db.exists() or sqlite_problem(db):

@@ -29,9 +29,9 @@ from memento_graph.errors import MementoError
 STUDIO_URL = "https://smith.langchain.com/studio/?baseUrl={url}"
 CONFIG = {
     "dependencies": ["."],
-    "graphs": {"memento": "memento_graph.studio:make_graph"},
+    "graphs": {"memento": "memento_graph.server_graph:make_graph"},
     # langgraph-api 0.16.7 splits a module checkpointer path at its last dot, not at a colon.
-    "checkpointer": {"path": "memento_graph.studio.checkpointer"},
+    "checkpointer": {"path": "memento_graph.server_graph.checkpointer"},
 }
 
 
@@ -122,7 +122,7 @@ def register_threads(url: str, home: Path) -> int:
     """Make every CLI thread (UUID id) known to the server, so Studio lists it; return how many."""
     from langgraph_sdk import get_sync_client
 
-    from memento_graph.runs import ThreadIndex
+    from memento_graph.thread_index import ThreadIndex
 
     client = get_sync_client(url=url)
     count = 0

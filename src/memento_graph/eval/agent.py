@@ -47,7 +47,7 @@ class AgentPool:
 
     async def __aenter__(self) -> AgentPool:
         """Open the checkpointer and the tools."""
-        from memento_graph.runner import open_agent
+        from memento_graph.agent import open_agent
 
         self._agent = await self._stack.enter_async_context(open_agent(self.base))
         return self

@@ -32,7 +32,7 @@ def chroma_client(path: Path) -> Any:
     import chromadb
     from chromadb.config import Settings
 
-    from memento_graph.remote import chroma_url, hold_casebank, http_client
+    from memento_graph.memory.chroma_client import chroma_url, hold_casebank, http_client
 
     if chroma_url():  # MEMENTO_CHROMA_URL: a Chroma server, shared by many processes
         return http_client(chroma_url())

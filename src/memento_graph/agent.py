@@ -17,7 +17,7 @@ from langgraph.types import Command
 from memento_graph.context import Context
 from memento_graph.errors import MementoError
 from memento_graph.killpoints import reached
-from memento_graph.runs import ThreadIndex
+from memento_graph.thread_index import ThreadIndex
 from memento_graph.toolbox import allow_files
 from memento_graph.tracing import Trace
 
