@@ -38,6 +38,15 @@ def test_help_lists_commands_without_importing_langchain():
     assert "HEAVY []" in proc.stdout, proc.stdout[-2000:]
     for command in ("run", "resume", "threads"):
         assert command in proc.stdout
+    commands = proc.stdout[proc.stdout.index("Commands") :].splitlines()[1:]
+    listed = [line.split()[1] for line in commands if line.startswith("│ ") and line[2] != " "]
+    assert listed[:2] == ["run", "resume"], listed  # the everyday commands first
+
+
+def test_flags_show_no_bool_type():
+    help_text = memento("run", "--help").stdout
+    assert "--json" in help_text and "--approve-plan" in help_text
+    assert "<bool>" not in help_text, help_text
 
 
 def test_missing_api_key(home):

@@ -145,6 +145,8 @@ def test_each_format_gives_results_summary_curve_and_cis(llm, home, tmp_path, fm
     assert all({"mean", "low", "high", "n"} <= set(m) for m in mem[0]["metrics"].values())
     assert (out / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"
     assert "gain over control" in result.output
+    every = result.output[result.output.index("Every metric, iteration 2") :]
+    assert all(name in every for name in ("EM", "F1", "PM", "JUDGE"))
     if fmt == "deepresearcher":
         assert set(mem[0]["splits"]) == {"data_source", "distribution"}
         assert set(mem[0]["splits"]["distribution"]) == {"in", "out"}

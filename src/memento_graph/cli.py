@@ -8,8 +8,10 @@ from __future__ import annotations
 import os
 import sys
 
+import click
 import typer
 from rich.console import Console
+from typer.core import TyperOption
 
 from memento_graph.commands import cases, doctor, feedback, run, threads
 from memento_graph.commands.eval import eval_command
@@ -27,15 +29,25 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+# Listed in --help in this order: the everyday commands first.
 app.command("run")(run.run)
 app.command("resume")(run.resume)
 app.add_typer(threads.app, name="threads")
-app.add_typer(tools_app, name="tools")
-app.add_typer(cases.app, name="cases")
 app.command("feedback")(feedback.feedback)
 app.command("eval")(eval_command)
+app.add_typer(cases.app, name="cases")
+app.add_typer(tools_app, name="tools")
 app.command("studio")(studio)
 app.command("doctor")(doctor.doctor)
+
+
+def _flag_type(self: TyperOption, ctx: click.Context) -> str | None:
+    """Show no type for on/off flags (typer prints `<bool>` next to `--json`)."""
+    return None if self.is_flag else _option_type(self, ctx)
+
+
+_option_type = TyperOption.display_type_rich
+TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign]
 
 
 def _error(message: str) -> None:

@@ -204,6 +204,24 @@ def _caption(summary: dict[str, Any]) -> str | None:
     return text + (f"; the gain leaves out {excluded} pairs with a failure" if excluded else "")
 
 
+def metrics_table(summary: dict[str, Any]) -> Any:
+    """Return a rich Table of every metric computed, per arm, at the last iteration (with CIs)."""
+    from rich.table import Table
+
+    lasts = {
+        arm: data["iterations"][-1] for arm, data in summary["arms"].items() if data["iterations"]
+    }
+    names = [m for m in METRICS if any(m in it["metrics"] for it in lasts.values())]
+    iteration = max((it["iteration"] for it in lasts.values()), default=0)
+    table = Table(title=f"Every metric, iteration {iteration} (%, bootstrap 95% CI)")
+    table.add_column("arm", no_wrap=True)
+    for name in names:
+        table.add_column(name.upper(), no_wrap=True)
+    for arm, it in lasts.items():
+        table.add_row(arm, *(_fmt(it["metrics"].get(name)) for name in names))
+    return table
+
+
 def split_tables(summary: dict[str, Any]) -> list[Any]:
     """Return one rich Table per split field: the last iteration's metric per value and arm."""
     from rich.table import Table

@@ -22,6 +22,7 @@ def evaluate(config: EvalConfig) -> None:
     from memento_graph.eval.datasets import load_dataset
     from memento_graph.eval.harness import finished
     from memento_graph.eval.report import (
+        metrics_table,
         plot_learning_curve,
         split_tables,
         summarize,
@@ -59,6 +60,7 @@ def evaluate(config: EvalConfig) -> None:
     summary = summarize(records, splits, settings)
     console = Console()
     console.print(summary_table(summary))
+    console.print(metrics_table(summary))
     for table in split_tables(summary):
         console.print(table)
     summary_path = write_summary(summary, Path(config.out))
