@@ -53,6 +53,8 @@ VARIABLES: dict[str, str] = {
     "MEMENTO_TOOL_CATALOGUE_TOKENS": INT,
     "MEMENTO_HOME": "path",
     "MEMENTO_EMBEDDING_MODEL": TEXT,
+    "MEMENTO_EMBEDDING_MODEL_URL": "url",  # http(s) only, checked with every Context (test_setup)
+    "MEMENTO_EMBEDDING_MODEL_SHA256": "sha256",  # 64 hex digits, likewise
     "MEMENTO_MCP_CONFIG": "path",
     "MEMENTO_DISABLE_SERVERS": "servers",
     "MEMENTO_TOOL_TIMEOUT": FLOAT,

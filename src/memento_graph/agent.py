@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 import uuid
@@ -203,10 +204,18 @@ class Agent:
 
 @asynccontextmanager
 async def open_agent(context: Context) -> AsyncIterator[Agent]:
-    """Open the checkpointer and the tools once, and yield an Agent for any number of runs."""
+    """Open the checkpointer and the tools once, and yield an Agent for any number of runs.
+
+    The embedder is made first (the local model downloaded once if missing): a machine that cannot
+    get it fails here, before any thread exists.
+    """
     from memento_graph.checkpoint import open_checkpointer
     from memento_graph.graph import builder
     from memento_graph.toolbox import open_toolbox
 
+    if context.policy != "none":
+        from memento_graph.memory.embeddings import make_embedder
+
+        await asyncio.to_thread(make_embedder, context.embedding_model, context)
     async with open_checkpointer(context) as saver, open_toolbox(context):
         yield Agent(builder.compile(checkpointer=saver, name="memento"), context)

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from typer.core import TyperOption
 
-from memento_graph.commands import cases, doctor, feedback, run, threads
+from memento_graph.commands import cases, doctor, feedback, run, setup, threads
 from memento_graph.commands.eval import eval_command
 from memento_graph.commands.studio import studio
 from memento_graph.commands.tools import app as tools_app
@@ -39,6 +39,7 @@ app.add_typer(cases.app, name="cases")
 app.add_typer(tools_app, name="tools")
 app.command("studio")(studio)
 app.command("doctor")(doctor.doctor)
+app.command("setup")(setup.setup)
 
 
 def _flag_type(self: TyperOption, ctx: click.Context) -> str | None:

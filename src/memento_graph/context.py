@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,11 @@ from typing import Any
 import platformdirs
 
 from memento_graph.errors import MementoError
+
+# The archive Chroma's default embedding function downloads (chromadb 1.x,
+# chromadb/utils/embedding_functions/onnx_mini_lm_l6_v2.py: MODEL_DOWNLOAD_URL, _MODEL_SHA256).
+MODEL_URL = "https://chroma-onnx-models.s3.amazonaws.com/all-MiniLM-L6-v2/onnx.tar.gz"
+MODEL_SHA256 = "913d7300ceae3b2dbc2c50d1de4baacab4be7b9380491c27fab7418616a16ec3"
 
 
 def default_home() -> str:
@@ -73,6 +79,18 @@ class Context:
         "all-MiniLM-L6-v2",
         "Embedder of the case bank: all-MiniLM-L6-v2 (local ONNX) or openai:<model>.",
     )
+    embedding_model_dir: str = _env_field(
+        "",
+        "Folder holding the local embedding model (onnx/model.onnx, onnx/tokenizer.json); empty "
+        "means the user cache, where it is downloaded once (`memento setup`).",
+        env="MEMENTO_EMBEDDING_MODEL_DIR",
+    )
+    embedding_model_url: str = _env_field(
+        MODEL_URL, "Where the local embedding model's archive (tar.gz) is downloaded from."
+    )
+    embedding_model_sha256: str = _env_field(
+        MODEL_SHA256, "SHA256 the downloaded embedding model archive must have."
+    )
     mcp_config: str = _env_field(
         "",
         "Path of an mcp.json (Claude Desktop format) with more MCP servers.",
@@ -120,6 +138,18 @@ class Context:
         for name in ("user", "planner_model", "executor_model", "judge_model", "embedding_model"):
             if not getattr(self, name).strip():
                 raise MementoError(f"{name} (MEMENTO_{name.upper()}) must not be empty")
+        if not re.fullmatch(r"https?://\S+", self.embedding_model_url.strip()):
+            raise MementoError(
+                "embedding_model_url (MEMENTO_EMBEDDING_MODEL_URL) must be an http:// or https:// "
+                f"address, got {self.embedding_model_url[:80]!r}"
+            )
+        self.embedding_model_url = self.embedding_model_url.strip()
+        if not re.fullmatch(r"[0-9a-fA-F]{64}", self.embedding_model_sha256.strip()):
+            raise MementoError(
+                "embedding_model_sha256 (MEMENTO_EMBEDDING_MODEL_SHA256) must be 64 hex digits, "
+                f"got {self.embedding_model_sha256[:80]!r}"
+            )
+        self.embedding_model_sha256 = self.embedding_model_sha256.strip().lower()
 
     @property
     def home_path(self) -> Path:

@@ -27,7 +27,7 @@ def open_memory(context: Context) -> Memory:
     key = (str(home.resolve()), context.user, context.embedding_model)
     with _LOCK:
         if key not in _MEMORIES:
-            memory = Memory(home, context.user, make_embedder(context.embedding_model))
+            memory = Memory(home, context.user, make_embedder(context.embedding_model, context))
             adopt_cases_of_other_embedder(
                 memory
             )  # switching embedder keeps the cases (re-embedded)

@@ -10,14 +10,17 @@ import os
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from memento_graph.errors import MementoError
 
+if TYPE_CHECKING:
+    from memento_graph.context import Context
+
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
-ENV_MODEL_DIR = "MEMENTO_EMBEDDING_MODEL_DIR"
+LOCAL_NAMES = (DEFAULT_MODEL, f"onnx:{DEFAULT_MODEL}", f"sentence-transformers/{DEFAULT_MODEL}")
 MAX_TOKENS = 256  # sentence-transformers' max_seq_length for all-MiniLM-L6-v2
 
 
@@ -36,24 +39,6 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return vectors / np.maximum(norms, 1e-12)
-
-
-def find_model_dir() -> Path:
-    """Locate the ONNX MiniLM folder: MEMENTO_EMBEDDING_MODEL_DIR, else Chroma's cache; else fail clearly."""
-    candidates = []
-    if os.environ.get(ENV_MODEL_DIR):
-        candidates.append(Path(os.environ[ENV_MODEL_DIR]).expanduser())
-    else:
-        candidates.append(Path.home() / ".cache" / "chroma" / "onnx_models" / DEFAULT_MODEL)
-    for base in candidates:
-        for folder in (base / "onnx", base):
-            if (folder / "model.onnx").is_file() and (folder / "tokenizer.json").is_file():
-                return folder
-    raise MementoError(
-        f"embedding model {DEFAULT_MODEL} not found in {candidates[0]}: set {ENV_MODEL_DIR} to a folder "
-        "holding onnx/model.onnx and onnx/tokenizer.json (e.g. ../shared/models/all-MiniLM-L6-v2), "
-        "or let chromadb download it once, or use MEMENTO_EMBEDDING_MODEL=openai:<model>"
-    )
 
 
 class OnnxMiniLM:
@@ -148,22 +133,34 @@ _EMBEDDERS: dict[str, Embedder] = {}
 _LOCK = threading.Lock()
 
 
-def make_embedder(name: str) -> Embedder:
-    """Return the (shared, cached) embedder for `all-MiniLM-L6-v2` or `openai:<model>`."""
+def make_embedder(name: str, context: Context | None = None) -> Embedder:
+    """Return the (shared, cached) embedder for `all-MiniLM-L6-v2` or `openai:<model>`.
+
+    The local model's files are looked up (and downloaded once when missing) per `context`
+    (default: the settings of the environment).
+    """
     with _LOCK:
-        key = f"{name}|{os.environ.get(ENV_MODEL_DIR, '')}"
+        if name.startswith("openai:"):
+            key = name
+        elif name in LOCAL_NAMES:
+            from memento_graph.context import Context
+            from memento_graph.memory.model_files import ensure_model
+
+            model_dir = ensure_model(context or Context())
+            key = f"{DEFAULT_MODEL}|{model_dir.resolve()}"
+        else:
+            raise MementoError(
+                f"unknown embedding model {name!r}: use {DEFAULT_MODEL} or openai:<model>"
+            )
         if key not in _EMBEDDERS:
             if name.startswith("openai:"):
                 inner: Embedder = OpenAIEmbedder(name.split(":", 1)[1])
-            elif name in (
-                DEFAULT_MODEL,
-                f"onnx:{DEFAULT_MODEL}",
-                f"sentence-transformers/{DEFAULT_MODEL}",
-            ):
-                inner = OnnxMiniLM(find_model_dir())
             else:
-                raise MementoError(
-                    f"unknown embedding model {name!r}: use {DEFAULT_MODEL} or openai:<model>"
-                )
+                inner = OnnxMiniLM(model_dir)
             _EMBEDDERS[key] = CachedEmbedder(inner)
         return _EMBEDDERS[key]
+
+
+def is_local(name: str) -> bool:
+    """Tell whether `name` is the local ONNX model (whose files must be on disk)."""
+    return name in LOCAL_NAMES
