@@ -234,3 +234,10 @@ def test_bad_download_settings_are_refused_naming_them(monkeypatch):
     monkeypatch.setenv("MEMENTO_EMBEDDING_MODEL_SHA256", "abc")
     with pytest.raises(MementoError, match="MEMENTO_EMBEDDING_MODEL_SHA256"):
         Context()
+
+
+def test_setup_has_nothing_to_download_for_an_endpoint_and_refuses_an_unknown_model(fresh):
+    proc = memento("setup", env={**fresh, "MEMENTO_EMBEDDING_MODEL": "openai:emb"})
+    assert proc.returncode == 0 and "nothing to download" in proc.stdout, proc.stderr
+    error = one_error(memento("setup", env={**fresh, "MEMENTO_EMBEDDING_MODEL": "minilm"}))
+    assert "unknown embedding model 'minilm'" in error
