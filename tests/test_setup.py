@@ -192,7 +192,7 @@ def test_a_first_run_offline_fails_before_any_thread_exists(llm, fresh, home):
     assert llm.requests() == []  # no model was called either
     threads = memento("threads", env=env)
     assert threads.returncode == 0, threads.stderr
-    from memento_graph.runs import ThreadIndex
+    from memento_graph.thread_index import ThreadIndex
 
     assert ThreadIndex(home).list(10) == []
 
