@@ -101,9 +101,9 @@ class Calls:
 
 
 async def run_task(task: str, ctx: Any, saver: Any) -> dict[str, Any]:
-    from memento_graph.graph import builder
+    from memento_graph.graph import graph_builder
 
-    graph = builder.compile(checkpointer=saver)
+    graph = graph_builder().compile(checkpointer=saver)
     calls = Calls()
     config = {
         "configurable": {"thread_id": f"bench-{time.time_ns()}"},

@@ -210,7 +210,7 @@ async def open_agent(context: Context) -> AsyncIterator[Agent]:
     get it fails here, before any thread exists.
     """
     from memento_graph.checkpoint import open_checkpointer
-    from memento_graph.graph import builder
+    from memento_graph.graph import graph_builder
     from memento_graph.toolbox import open_toolbox
 
     if context.policy != "none":
@@ -218,4 +218,4 @@ async def open_agent(context: Context) -> AsyncIterator[Agent]:
 
         await asyncio.to_thread(make_embedder, context.embedding_model, context)
     async with open_checkpointer(context) as saver, open_toolbox(context):
-        yield Agent(builder.compile(checkpointer=saver, name="memento"), context)
+        yield Agent(graph_builder().compile(checkpointer=saver, name="memento"), context)

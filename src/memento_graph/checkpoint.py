@@ -7,7 +7,6 @@ processes (CLI runs, a LangGraph server) share one store of threads.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,13 +15,14 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from memento_graph.context import Context
 from memento_graph.errors import MementoError
+from memento_graph.settings import SETTINGS
 
 SETUP_LOCK = 0x6D656D656E746F  # advisory lock id ("memento"): one process migrates at a time
 
 
 def checkpoint_url() -> str:
     """Return `MEMENTO_CHECKPOINT_URL` (empty means SQLite in the data directory)."""
-    return os.environ.get("MEMENTO_CHECKPOINT_URL", "").strip()
+    return SETTINGS.checkpoint_url
 
 
 @asynccontextmanager

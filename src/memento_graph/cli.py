@@ -5,7 +5,6 @@ Heavy libraries (LangChain, LangGraph, Chroma) are imported inside commands, so 
 
 from __future__ import annotations
 
-import os
 import sys
 
 import click
@@ -76,7 +75,9 @@ def main() -> None:
         _error("aborted: no answer on standard input")
         sys.exit(1)
     except Exception as exc:  # noqa: BLE001 - no traceback for users unless they ask
-        if os.environ.get("MEMENTO_DEBUG"):
+        from memento_graph.settings import SETTINGS
+
+        if SETTINGS.debug:
             raise
         from memento_graph.stores import explain
 

@@ -28,8 +28,13 @@ def default_home() -> str:
     return os.environ.get("MEMENTO_HOME") or platformdirs.user_data_dir("memento-graph")
 
 
-def _env_field(default: Any, description: str, env: str | None = None) -> Any:
-    return field(default=default, metadata={"description": description, "env": env})
+def _env_field(default: Any, description: str, env: str | None = None, shown: str = "") -> Any:
+    return field(default=default, metadata={"description": description, "env": env, "shown": shown})
+
+
+def env_name(f: Any) -> str:
+    """Return the environment variable of a Context field: `MEMENTO_<FIELD>` unless it names one."""
+    return f.metadata.get("env") or f"MEMENTO_{f.name.upper()}"
 
 
 @dataclass(kw_only=True)
@@ -74,6 +79,7 @@ class Context:
         "",
         "Data directory (case bank, threads); empty means MEMENTO_HOME or the user data dir.",
         env="MEMENTO_HOME",
+        shown="per-user data dir",
     )
     embedding_model: str = _env_field(
         "all-MiniLM-L6-v2",
@@ -93,7 +99,7 @@ class Context:
     )
     mcp_config: str = _env_field(
         "",
-        "Path of an mcp.json (Claude Desktop format) with more MCP servers.",
+        "Path of an mcp.json (Claude Desktop, Claude Code, Cursor or VS Code) with more MCP servers.",
         env="MEMENTO_MCP_CONFIG",
     )
     disable_servers: str = _env_field(
@@ -106,7 +112,7 @@ class Context:
     def __post_init__(self) -> None:
         """Fill fields left at their defaults from environment variables."""
         for f in fields(self):
-            env = f.metadata.get("env") or f"MEMENTO_{f.name.upper()}"
+            env = env_name(f)
             if getattr(self, f.name) == f.default and env in os.environ:
                 setattr(self, f.name, env_value(env, f.default))
         if not self.home:
@@ -117,7 +123,7 @@ class Context:
     def _check(self) -> None:
         """Refuse values out of range, naming the setting and its variable (one line, no traceback)."""
         for f in fields(self):
-            value, env = getattr(self, f.name), f.metadata.get("env") or f"MEMENTO_{f.name.upper()}"
+            value, env = getattr(self, f.name), env_name(f)
             where = f"{f.name} ({env})"
             if isinstance(f.default, bool) or not isinstance(f.default, int | float):
                 if not isinstance(value, type(f.default)):
@@ -231,74 +237,8 @@ def _coerce(raw: str, default: Any) -> Any:
     return raw
 
 
-def describe() -> list[tuple[str, str, str, str]]:
-    """Return (field, env var, default, description) rows for docs and `memento config`."""
-    rows = []
-    for f in fields(Context):
-        env = f.metadata.get("env") or f"MEMENTO_{f.name.upper()}"
-        rows.append((f.name, env, str(f.default), f.metadata["description"]))
-    return rows
-
-
-# Settings read outside Context (at import, or in the tool servers at each call): checked with every
-# Context, so a bad value is one line naming it before any work starts. name -> (default, rule).
-_RULES = {
-    "positive": (lambda v: v > 0, "must be positive"),
-    "non-negative": (lambda v: v >= 0, "must be 0 or more"),
-    "fraction": (lambda v: 0 <= v <= 1, "must be between 0 and 1"),
-    "any": (lambda v: True, ""),
-}
-ENVIRONMENT: dict[str, tuple[Any, str]] = {
-    "MEMENTO_MODEL_RETRIES": (4, "positive"),
-    "MEMENTO_RETRY_INITIAL": (0.5, "non-negative"),
-    "MEMENTO_TRACE_FLUSH_TIMEOUT": (5.0, "non-negative"),
-    "MEMENTO_SERVER_START_TIMEOUT": (30.0, "positive"),
-    "MEMENTO_STUDIO_START_TIMEOUT": (90.0, "positive"),
-    "MEMENTO_CASEBANK_WAIT": (30.0, "non-negative"),
-    "MEMENTO_NEAR_DUPLICATE": (0.95, "fraction"),
-    "MEMENTO_MAX_CASES": (20000, "positive"),
-    "MEMENTO_QUARANTINE_CONFIDENCE": (0.8, "fraction"),
-    "MEMENTO_POLICY_SEED": (0, "non-negative"),
-    "MEMENTO_CRAWL_TIMEOUT": (30.0, "positive"),
-    "MEMENTO_CRAWL_BM25_THRESHOLD": (0.5, "non-negative"),
-    "MEMENTO_CRAWL_MAX_BYTES": (5 * 1024 * 1024, "positive"),
-    "MEMENTO_CRAWL_ALLOW_PRIVATE": (False, "any"),
-    "MEMENTO_MEDIA_TIMEOUT": (120.0, "positive"),
-    "MEMENTO_SANDBOX_TIMEOUT": (30.0, "positive"),
-    "MEMENTO_SANDBOX_MEMORY_MB": (2048, "positive"),
-    "MEMENTO_SANDBOX_NPROC": (64, "positive"),
-    "MEMENTO_SANDBOX_FSIZE_MB": (64, "positive"),
-    "MEMENTO_SANDBOX_NETWORK": (False, "any"),
-}
-CHOICES: dict[str, tuple[str, ...]] = {
-    "MEMENTO_POLICY_EXPLORATION": ("thompson", "greedy", "epsilon"),  # or epsilon:<0..1>
-    "MEMENTO_CODE_BACKEND": ("", "subprocess", "e2b"),
-    "MEMENTO_SANDBOX": ("", "bwrap", "unsafe-none"),
-    "MEMENTO_SERVER_LOG_LEVEL": ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
-}
-
-
 def check_environment() -> None:
-    """Raise a MementoError naming the first MEMENTO_* setting outside Context that is not valid."""
-    for name, (default, rule) in ENVIRONMENT.items():
-        if name == "MEMENTO_POLICY_SEED" and not os.environ.get(name, "").strip():
-            continue  # empty: no seed
-        value = env_value(name, default)
-        ok, message = _RULES[rule]
-        if not isinstance(value, bool) and not ok(value):
-            raise MementoError(f"{name}={os.environ[name]!r} {message}")
-    for name, allowed in CHOICES.items():
-        if name not in os.environ:
-            continue
-        raw = os.environ[name]
-        word = raw.strip().upper() if name == "MEMENTO_SERVER_LOG_LEVEL" else raw.strip().lower()
-        if name == "MEMENTO_POLICY_EXPLORATION" and word.startswith("epsilon:"):
-            try:
-                check_range(f"{name}={raw!r}", float(word.partition(":")[2]), 0, 1)
-                continue
-            except ValueError:
-                pass
-        if word not in allowed:
-            shown = ", ".join(a for a in allowed if a)
-            shown += ", epsilon:<0..1>" if name == "MEMENTO_POLICY_EXPLORATION" else ""
-            raise MementoError(f"{name}={raw!r} is not valid: use one of {shown}")
+    """Raise a MementoError naming the first process-level setting (settings.py) not valid."""
+    from memento_graph.settings import SETTINGS
+
+    SETTINGS.check()

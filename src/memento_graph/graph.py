@@ -42,36 +42,38 @@ def route_subtasks(state: State) -> list[Send] | Literal["plan"]:
     return subtask_sends(state) or "plan"
 
 
-MODEL_RETRY = model_retry()
+def graph_builder() -> StateGraph:
+    """Return the Memento graph, uncompiled; the model retry policy is read from the settings now."""
+    model_retry_policy = model_retry()
+    builder = StateGraph(State, input_schema=InputState, context_schema=Context)
 
-builder = StateGraph(State, input_schema=InputState, context_schema=Context)
+    # Nodes, named as in the paper; every node that calls a model retries transient errors.
+    builder.add_node("retrieve_cases", retrieve_cases)
+    builder.add_node("plan", plan, retry_policy=model_retry_policy)
+    builder.add_node("approve_plan", approve_plan)
+    builder.add_node("dispatch_subtask", dispatch_subtask)
+    builder.add_node("execute_with_tools", execute_with_tools, retry_policy=model_retry_policy)
+    builder.add_node("synthesize", synthesize, retry_policy=model_retry_policy)
+    builder.add_node("write_memory", write_memory, retry_policy=model_retry_policy)
 
-# Nodes, named as in the paper; every node that calls a model retries transient errors.
-builder.add_node("retrieve_cases", retrieve_cases)
-builder.add_node("plan", plan, retry_policy=MODEL_RETRY)
-builder.add_node("approve_plan", approve_plan)
-builder.add_node("dispatch_subtask", dispatch_subtask)
-builder.add_node("execute_with_tools", execute_with_tools, retry_policy=MODEL_RETRY)
-builder.add_node("synthesize", synthesize, retry_policy=MODEL_RETRY)
-builder.add_node("write_memory", write_memory, retry_policy=MODEL_RETRY)
+    # Start by retrieving similar past cases, then plan with them.
+    builder.add_edge(START, "retrieve_cases")
+    builder.add_edge("retrieve_cases", "plan")
 
-# Start by retrieving similar past cases, then plan with them.
-builder.add_edge(START, "retrieve_cases")
-builder.add_edge("retrieve_cases", "plan")
+    # The planner hands a plan to the dispatcher (through a person's approval when asked for),
+    # or goes to the answer. approve_plan routes itself: dispatch, or END when the plan is rejected.
+    builder.add_conditional_edges("plan", route_plan)
 
-# The planner hands a plan to the dispatcher (through a person's approval when asked for),
-# or goes to the answer. approve_plan routes itself: dispatch, or END when the plan is rejected.
-builder.add_conditional_edges("plan", route_plan)
+    # The dispatcher fans out ready subtasks in parallel (Send), or returns to the planner.
+    builder.add_conditional_edges(
+        "dispatch_subtask", route_subtasks, ["execute_with_tools", "plan"]
+    )
 
-# The dispatcher fans out ready subtasks in parallel (Send), or returns to the planner.
-builder.add_conditional_edges("dispatch_subtask", route_subtasks, ["execute_with_tools", "plan"])
+    # Each finished wave of subtasks goes back to the dispatcher, which frees their dependents.
+    builder.add_edge("execute_with_tools", "dispatch_subtask")
 
-# Each finished wave of subtasks goes back to the dispatcher, which frees their dependents.
-builder.add_edge("execute_with_tools", "dispatch_subtask")
+    # Answer, judge the reward, write the case.
+    builder.add_edge("synthesize", "write_memory")
+    builder.add_edge("write_memory", END)
 
-# Answer, judge the reward, write the case.
-builder.add_edge("synthesize", "write_memory")
-builder.add_edge("write_memory", END)
-
-# Compiled without a checkpointer: `langgraph dev` brings its own; the CLI compiles `builder` itself.
-graph = builder.compile(name="memento")
+    return builder

@@ -16,13 +16,15 @@ import os
 import signal
 from collections import Counter
 
+from memento_graph.settings import SETTINGS
+
 ENV = "MEMENTO_TEST_KILL_AT"
 _seen: Counter[str] = Counter()
 
 
 def reached(point: str) -> None:
     """Kill this process with SIGKILL when MEMENTO_TEST_KILL_AT names `point` (a test hook)."""
-    wanted = os.environ.get(ENV)
+    wanted = SETTINGS.test_kill_at
     if not wanted:
         return
     name, _, nth = wanted.partition("@")

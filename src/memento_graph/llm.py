@@ -15,7 +15,7 @@ from langgraph.types import RetryPolicy
 from pydantic import BaseModel, ValidationError
 
 from memento_graph import prompts
-from memento_graph.context import env_value
+from memento_graph.settings import SETTINGS
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -71,10 +71,10 @@ def model_retry() -> RetryPolicy:
     `MEMENTO_MODEL_RETRIES` attempts in all, exponential backoff from `MEMENTO_RETRY_INITIAL`.
     """
     return RetryPolicy(
-        initial_interval=env_value("MEMENTO_RETRY_INITIAL", 0.5),
+        initial_interval=SETTINGS.retry_initial,
         backoff_factor=2.0,
         max_interval=30.0,
-        max_attempts=env_value("MEMENTO_MODEL_RETRIES", 4),
+        max_attempts=SETTINGS.model_retries,
         retry_on=is_transient,
     )
 

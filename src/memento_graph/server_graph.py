@@ -18,7 +18,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph_sdk.runtime import ServerRuntime
 
 from memento_graph.context import Context
-from memento_graph.graph import graph
+from memento_graph.graph import graph_builder
 
 
 class SharedToolbox:
@@ -78,6 +78,9 @@ def shared_toolbox() -> SharedToolbox:
 @asynccontextmanager
 async def make_graph(runtime: ServerRuntime[Context]) -> AsyncIterator[Any]:
     """Graph factory: hold the MCP tools open while a run executes; otherwise just the graph."""
+    graph = graph_builder().compile(
+        name="memento"
+    )  # without a checkpointer: the server has its own
     if runtime.execution_runtime is None:
         yield graph
         return

@@ -316,12 +316,12 @@ def _threads(db: Path) -> list[tuple[str, dict[str, Any], bool, str]]:
     """Return (thread id, state values, finished, time) of every thread checkpointed in `db`."""
     from langgraph.checkpoint.sqlite import SqliteSaver
 
-    from memento_graph.graph import builder
+    from memento_graph.graph import graph_builder
 
     conn = sqlite3.connect(str(db), check_same_thread=False, timeout=30)
     try:
         ids = [r[0] for r in conn.execute("select distinct thread_id from checkpoints")]
-        graph = builder.compile(checkpointer=SqliteSaver(conn))
+        graph = graph_builder().compile(checkpointer=SqliteSaver(conn))
         found = []
         for thread_id in ids:
             snap = graph.get_state({"configurable": {"thread_id": thread_id}})

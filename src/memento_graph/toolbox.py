@@ -22,11 +22,11 @@ from typing import Any
 import anyio
 from langchain_core.tools import BaseTool, StructuredTool, ToolException
 
-from memento_graph.context import Context, env_value
+from memento_graph.context import Context
 from memento_graph.mcp_servers.secret_env import masked
+from memento_graph.settings import SETTINGS
 
 log = logging.getLogger(__name__)
-START_TIMEOUT = env_value("MEMENTO_SERVER_START_TIMEOUT", 30.0)
 _registry: list[BaseTool] = []
 _open: list[Toolbox] = []
 _VALID_NAME = re.compile(r"[^A-Za-z0-9_-]")
@@ -149,13 +149,14 @@ async def _hold(
 
 async def _wait_ready(ready: dict[str, asyncio.Future], box: Toolbox) -> dict[str, list[BaseTool]]:
     """Wait for every server to be ready; report (once) and skip those that fail or hang."""
+    timeout = SETTINGS.server_start_timeout
     if ready:
-        await asyncio.wait(ready.values(), timeout=START_TIMEOUT)
+        await asyncio.wait(ready.values(), timeout=timeout)
     loaded: dict[str, list[BaseTool]] = {}
     for name, fut in ready.items():
         if not fut.done():
             fut.cancel()
-            reason = f"did not start within {START_TIMEOUT:g} s"
+            reason = f"did not start within {timeout:g} s"
         elif fut.exception() is not None:
             reason, *where = fut.exception().args or ("unknown error",)
         else:

@@ -19,8 +19,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from memento_graph.context import Context, env_value
+from memento_graph.context import Context
 from memento_graph.errors import MementoError
+from memento_graph.settings import SETTINGS
 
 _TRUE = {"1", "true", "yes", "on"}
 FEEDBACK_KEY = "reward"
@@ -55,7 +56,7 @@ def flush_timeout() -> float:
     Lenient on purpose: it is read after the run, in the sender thread too, and must not fail it.
     """
     try:
-        return max(0.0, env_value("MEMENTO_TRACE_FLUSH_TIMEOUT", 5.0))
+        return max(0.0, SETTINGS.trace_flush_timeout)
     except MementoError:
         return 5.0
 

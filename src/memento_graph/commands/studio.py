@@ -23,8 +23,8 @@ from typing import Annotated, Any
 
 import typer
 
-from memento_graph.context import env_value
 from memento_graph.errors import MementoError
+from memento_graph.settings import SETTINGS
 
 STUDIO_URL = "https://smith.langchain.com/studio/?baseUrl={url}"
 CONFIG = {
@@ -104,7 +104,7 @@ def wait_ready(proc: Any, url: str, log: Path, timeout: float | None = None) -> 
     import httpx
 
     if timeout is None:
-        timeout = env_value("MEMENTO_STUDIO_START_TIMEOUT", 90.0)
+        timeout = SETTINGS.studio_start_timeout
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:

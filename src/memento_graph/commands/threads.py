@@ -54,9 +54,9 @@ def threads_show(thread_id: Annotated[str, typer.Argument(help="The thread to sh
 async def _values(thread_id: str) -> dict[str, Any]:
     from memento_graph.checkpoint import open_checkpointer
     from memento_graph.context import Context
-    from memento_graph.graph import builder
+    from memento_graph.graph import graph_builder
 
     async with open_checkpointer(Context()) as saver:
-        graph = builder.compile(checkpointer=saver)
+        graph = graph_builder().compile(checkpointer=saver)
         snapshot = await graph.aget_state({"configurable": {"thread_id": thread_id}})
         return dict(snapshot.values or {})

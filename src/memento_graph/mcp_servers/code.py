@@ -19,6 +19,7 @@ from memento_graph.mcp_servers.common import (
     workspace,
 )
 from memento_graph.mcp_servers.e2b_backend import E2BBackend
+from memento_graph.settings import SETTINGS
 
 mcp = new_server("code")
 MAX_WRITE = 5_000_000
@@ -27,7 +28,7 @@ _e2b_backends: dict[str, E2BBackend] = {}
 
 def _e2b() -> E2BBackend | None:
     """Return the e2b backend when the settings choose it (one per server process)."""
-    backend = os.environ.get("MEMENTO_CODE_BACKEND", "")
+    backend = SETTINGS.code_backend
     if backend == "e2b" or (os.environ.get("E2B_API_KEY") and backend != "subprocess"):
         return _e2b_backends.setdefault("e2b", E2BBackend(_limits(None).timeout))
     return None

@@ -12,6 +12,8 @@ from pathlib import Path
 import anyio
 from mcp.server.fastmcp import FastMCP
 
+from memento_graph.settings import SETTINGS
+
 DEFAULT_PAGE = 20_000
 
 
@@ -21,7 +23,7 @@ class ToolError(Exception):
 
 def new_server(name: str) -> FastMCP:
     """Return a FastMCP server that logs warnings only (stderr is the user's terminal)."""
-    level = os.environ.get("MEMENTO_SERVER_LOG_LEVEL", "WARNING").upper()
+    level = SETTINGS.server_log_level
     return FastMCP(name, log_level=level)  # type: ignore[arg-type]
 
 
@@ -48,7 +50,7 @@ def serve(mcp: FastMCP, on_exit: Callable[[], Awaitable[None]] | None = None) ->
 
 def workspace() -> Path:
     """Return the per-task workspace: `MEMENTO_WORKSPACE`, else a new dir under MEMENTO_HOME."""
-    env = os.environ.get("MEMENTO_WORKSPACE")
+    env = SETTINGS.workspace
     if env:
         path = Path(env)
     else:
@@ -66,8 +68,8 @@ def read_roots() -> list[Path]:
     That is the workspace, `MEMENTO_READ_ROOTS`, and the files and folders listed in
     `MEMENTO_ROOTS_FILE` (a task's input files, added at run time by `Toolbox.allow`).
     """
-    items = os.environ.get("MEMENTO_READ_ROOTS", "").split(os.pathsep)
-    listed = Path(os.environ.get("MEMENTO_ROOTS_FILE") or "/nonexistent")
+    items = SETTINGS.read_roots.split(os.pathsep)
+    listed = Path(SETTINGS.roots_file or "/nonexistent")
     if listed.is_file():
         items += listed.read_text().splitlines()
     return [workspace()] + [Path(item).resolve() for item in items if item]

@@ -26,11 +26,9 @@ import httpx
 
 from memento_graph.mcp_servers.common import ToolError, clip, new_server, serve
 from memento_graph.mcp_servers.secret_env import find_secret
+from memento_graph.settings import SETTINGS
 
 mcp = new_server("crawl")
-PAGE_TIMEOUT = float(os.environ.get("MEMENTO_CRAWL_TIMEOUT", "30"))
-BM25_THRESHOLD = float(os.environ.get("MEMENTO_CRAWL_BM25_THRESHOLD", "0.5"))
-MAX_BYTES = int(os.environ.get("MEMENTO_CRAWL_MAX_BYTES", str(5 * 1024 * 1024)))
 BROWSER_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -49,7 +47,7 @@ def check_url(url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise ToolError(f"only http(s) URLs can be crawled, not {url[:100]!r}")
-    if os.environ.get("MEMENTO_CRAWL_ALLOW_PRIVATE", "") in {"1", "true", "yes"}:
+    if SETTINGS.crawl_allow_private:
         return
     try:
         infos = socket.getaddrinfo(parts.hostname, parts.port or 80, proto=socket.IPPROTO_TCP)
@@ -63,7 +61,7 @@ def check_url(url: str) -> None:
 
 def browser_path() -> str | None:
     """Return the chromium crawl4ai will use, recording Debian's in ~/.crawl4ai/chromium.path."""
-    if os.environ.get("MEMENTO_CRAWL_BROWSER", "") == "none":
+    if SETTINGS.crawl_browser == "none":
         return None
     home = Path(os.environ.get("CRAWL4_AI_BASE_DIRECTORY") or Path.home()) / ".crawl4ai"
     record = home / "chromium.path"
@@ -121,7 +119,9 @@ def _content_filter(query: str) -> Any:
     from crawl4ai import content_filter_strategy as filters
 
     if query:
-        return filters.BM25ContentFilter(user_query=query, bm25_threshold=BM25_THRESHOLD)
+        return filters.BM25ContentFilter(
+            user_query=query, bm25_threshold=SETTINGS.crawl_bm25_threshold
+        )
     pruning = getattr(filters, "PruningContentFilterLXML", filters.PruningContentFilter)
     return pruning()
 
@@ -135,11 +135,11 @@ async def with_browser(url: str, query: str, budget: int) -> str:
     config = CrawlerRunConfig(
         cache_mode=CacheMode.BYPASS,
         verbose=False,
-        page_timeout=int(PAGE_TIMEOUT * 1000),
+        page_timeout=int(SETTINGS.crawl_timeout * 1000),
         markdown_generator=DefaultMarkdownGenerator(content_filter=content_filter),
     )
     crawler = await _crawler()
-    result = await asyncio.wait_for(crawler.arun(url, config=config), PAGE_TIMEOUT + 5)
+    result = await asyncio.wait_for(crawler.arun(url, config=config), SETTINGS.crawl_timeout + 5)
     if not result.success:
         raise ToolError(f"crawl failed: {result.error_message or result.status_code}")
     markdown = result.markdown
@@ -155,7 +155,8 @@ async def without_browser(url: str, query: str) -> str:
     import trafilatura
 
     body = bytearray()
-    async with httpx.AsyncClient(timeout=PAGE_TIMEOUT, follow_redirects=False) as client:
+    max_bytes = SETTINGS.crawl_max_bytes
+    async with httpx.AsyncClient(timeout=SETTINGS.crawl_timeout, follow_redirects=False) as client:
         for _ in range(5):
             async with client.stream("GET", url, headers={"user-agent": "memento-graph"}) as resp:
                 if resp.is_redirect and "location" in resp.headers:
@@ -165,8 +166,8 @@ async def without_browser(url: str, query: str) -> str:
                 resp.raise_for_status()
                 async for chunk in resp.aiter_bytes():
                     body += chunk
-                    if len(body) > MAX_BYTES:
-                        raise ToolError(f"page larger than {MAX_BYTES} bytes")
+                    if len(body) > max_bytes:
+                        raise ToolError(f"page larger than {max_bytes} bytes")
                 break
     html = body.decode("utf-8", errors="replace")
     text = trafilatura.extract(html, output_format="markdown", include_links=True, url=url)
@@ -185,7 +186,7 @@ async def _browser_text(url: str, query: str, budget: int) -> str | None:
         except ToolError:
             raise
         except TimeoutError:
-            raise ToolError(f"page did not load within {PAGE_TIMEOUT:g} s") from None
+            raise ToolError(f"page did not load within {SETTINGS.crawl_timeout:g} s") from None
         except Exception as exc:  # noqa: BLE001 - a browser that cannot start
             reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
             sys.stderr.write(f"crawl: browser failed ({reason})\n")

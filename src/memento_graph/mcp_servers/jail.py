@@ -20,6 +20,8 @@ import stat
 import sys
 from pathlib import Path
 
+from memento_graph.settings import SETTINGS, Settings
+
 UNSAFE = "unsafe-none"
 SANDBOX_UID = 65534
 SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
@@ -58,7 +60,7 @@ class JailError(Exception):
 
 def mode() -> str:
     """Return the sandbox mode: `bwrap` or `unsafe-none`."""
-    value = os.environ.get("MEMENTO_SANDBOX", "").strip().lower() or "bwrap"
+    value = Settings.sandbox.raw().strip().lower() or "bwrap"
     if value not in {"bwrap", UNSAFE}:
         raise JailError(f"MEMENTO_SANDBOX={value!r} is not valid (use bwrap or {UNSAFE})")
     return value
@@ -66,7 +68,7 @@ def mode() -> str:
 
 def program() -> str:
     """Return the bwrap program, or raise JailError telling how to install it."""
-    name = os.environ.get("MEMENTO_SANDBOX_BWRAP") or "bwrap"
+    name = SETTINGS.sandbox_bwrap or "bwrap"
     found = shutil.which(name)
     if not found:
         why = f"{name} not found: install bubblewrap (apt-get install bubblewrap)"
@@ -99,7 +101,7 @@ def _python_binds() -> list[str]:
 
 def _input_binds(workspace: Path) -> list[str]:
     """Bind the task's input files (MEMENTO_ROOTS_FILE) read-only at their own paths."""
-    listed = Path(os.environ.get("MEMENTO_ROOTS_FILE") or "/nonexistent")
+    listed = Path(SETTINGS.roots_file or "/nonexistent")
     if not listed.is_file():
         return []
     args: list[str] = []

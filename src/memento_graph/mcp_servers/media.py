@@ -22,19 +22,16 @@ from memento_graph.mcp_servers.common import (
     safe_path,
     serve,
 )
+from memento_graph.settings import SETTINGS
 
 mcp = new_server("media")
 MAX_BYTES = 25 * 1024 * 1024
-TIMEOUT = float(os.environ.get("MEMENTO_MEDIA_TIMEOUT", "120"))
 
 
 def _endpoint(kind: str) -> tuple[str, dict[str, str]]:
-    base = (
-        os.environ.get(f"MEMENTO_{kind}_BASE_URL")
-        or os.environ.get("MEMENTO_MEDIA_BASE_URL")
-        or os.environ.get("OPENAI_BASE_URL")
-    )
-    key = os.environ.get("MEMENTO_MEDIA_API_KEY") or os.environ.get("OPENAI_API_KEY", "")
+    own = SETTINGS.vision_base_url if kind == "VISION" else SETTINGS.transcribe_base_url
+    base = own or SETTINGS.media_base_url or os.environ.get("OPENAI_BASE_URL")
+    key = SETTINGS.media_api_key or os.environ.get("OPENAI_API_KEY", "")
     return (base or "https://api.openai.com/v1").rstrip("/"), {"authorization": f"Bearer {key}"}
 
 
@@ -51,7 +48,7 @@ def _read(path: str) -> tuple[bytes, str]:
 async def _post(kind: str, path: str, **kwargs: object) -> dict:
     base, headers = _endpoint(kind)
     try:
-        async with httpx.AsyncClient(timeout=TIMEOUT) as client:
+        async with httpx.AsyncClient(timeout=SETTINGS.media_timeout) as client:
             resp = await client.post(f"{base}{path}", headers=headers, **kwargs)
             resp.raise_for_status()
             return resp.json()
@@ -66,7 +63,7 @@ async def describe_image(path: str, question: str = "Describe this image in deta
         raise ToolError(f"not an image: {path} ({mime})")
     url = f"data:{mime};base64,{base64.b64encode(data).decode()}"
     body = {
-        "model": os.environ["MEMENTO_VISION_MODEL"],
+        "model": SETTINGS.vision_model,
         "messages": [
             {
                 "role": "user",
@@ -84,7 +81,7 @@ async def describe_image(path: str, question: str = "Describe this image in deta
 async def transcribe_audio(path: str, language: str = "") -> str:
     """Transcribe a local audio file (mp3, wav, m4a, ogg, webm) to text."""
     data, mime = _read(path)
-    form = {"model": os.environ["MEMENTO_TRANSCRIBE_MODEL"]}
+    form = {"model": SETTINGS.transcribe_model}
     if language:
         form["language"] = language
     reply = await _post(
@@ -96,10 +93,14 @@ async def transcribe_audio(path: str, language: str = "") -> str:
     return clip(str(reply.get("text", "")), 50_000)
 
 
-if os.environ.get("MEMENTO_VISION_MODEL"):
-    mcp.tool()(describe_image)
-if os.environ.get("MEMENTO_TRANSCRIBE_MODEL"):
-    mcp.tool()(transcribe_audio)
+def main() -> None:
+    """Serve the media tools whose model is set (MEMENTO_VISION_MODEL, MEMENTO_TRANSCRIBE_MODEL)."""
+    if SETTINGS.vision_model:
+        mcp.tool()(describe_image)
+    if SETTINGS.transcribe_model:
+        mcp.tool()(transcribe_audio)
+    serve(mcp)
+
 
 if __name__ == "__main__":
-    serve(mcp)
+    main()

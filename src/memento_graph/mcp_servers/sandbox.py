@@ -18,11 +18,11 @@ import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from memento_graph.context import env_value
 from memento_graph.errors import MementoError
 from memento_graph.mcp_servers import jail
 from memento_graph.mcp_servers.containment import Containment
 from memento_graph.mcp_servers.secret_env import scrubbed
+from memento_graph.settings import SETTINGS
 
 ALLOWED_IMPORTS = frozenset(
     """array base64 bisect calendar cmath collections colorsys copy csv dataclasses datetime decimal
@@ -65,16 +65,10 @@ class Limits:
     @classmethod
     def from_env(cls) -> Limits:
         """Read the MEMENTO_SANDBOX_* limits now; a bad value is a SandboxError naming it."""
-        values = {}
-        for item in fields(cls):
-            name = f"MEMENTO_SANDBOX_{item.name.upper()}"
-            try:
-                values[item.name] = value = env_value(name, item.default)
-            except MementoError as exc:
-                raise SandboxError(str(exc)) from None
-            if not isinstance(value, bool) and value <= 0:
-                raise SandboxError(f"{name}={value!r} must be positive")
-        return cls(**values)
+        try:
+            return cls(**{f.name: getattr(SETTINGS, f"sandbox_{f.name}") for f in fields(cls)})
+        except MementoError as exc:
+            raise SandboxError(str(exc)) from None
 
 
 class SandboxError(Exception):

@@ -6,12 +6,11 @@ carrying a secret of the environment is refused (it would leave in the URL).
 
 from __future__ import annotations
 
-import os
-
 import httpx
 
 from memento_graph.mcp_servers.common import ToolError, new_server, serve
 from memento_graph.mcp_servers.secret_env import find_secret
+from memento_graph.settings import SETTINGS
 
 mcp = new_server("search")
 MAX_RESULTS = 10
@@ -21,7 +20,7 @@ SNIPPET = 400
 @mcp.tool()
 async def web_search(query: str, max_results: int = 5, page: int = 1) -> str:
     """Search the web; returns title, url and snippet of up to `max_results` (<= 10) results."""
-    base = os.environ.get("SEARXNG_URL", "").rstrip("/")
+    base = SETTINGS.searxng_url.rstrip("/")
     if not base:
         raise ToolError("web search is not configured (set SEARXNG_URL)")
     if not query.strip():

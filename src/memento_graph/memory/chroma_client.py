@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from memento_graph.context import env_value
 from memento_graph.errors import MementoError
+from memento_graph.settings import SETTINGS
 
 _CLIENTS: dict[str, Any] = {}
 _HELD: dict[str, Any] = {}
@@ -24,7 +24,7 @@ _LOCK = threading.Lock()
 
 def chroma_url() -> str:
     """Return `MEMENTO_CHROMA_URL` (empty means the embedded Chroma in the data directory)."""
-    return os.environ.get("MEMENTO_CHROMA_URL", "").strip()
+    return SETTINGS.chroma_url
 
 
 def http_client(url: str) -> Any:
@@ -87,4 +87,4 @@ def hold_casebank(folder: Path) -> None:
 
 
 def _wait() -> float:
-    return max(0.0, env_value("MEMENTO_CASEBANK_WAIT", 30.0))
+    return max(0.0, SETTINGS.casebank_wait)

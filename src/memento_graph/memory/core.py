@@ -17,6 +17,7 @@ from memento_graph.memory.embeddings import Embedder
 from memento_graph.memory.experience import ExperienceStore
 from memento_graph.memory.policy import LearnedPolicy, rank_weights, similarity_select
 from memento_graph.memory.schema import check_reward, label_of, new_case_id, now_iso
+from memento_graph.settings import SETTINGS
 
 POLICIES = ("similarity", "learned", "none")
 _STORES: dict[str, ExperienceStore] = {}
@@ -48,9 +49,9 @@ class Memory:
         self.bank = CaseBank(chroma_client(self.home / "casebank"), user, embedder)
         self.store = experience_store(self.home)
         self.near_duplicate = (
-            near_duplicate if near_duplicate is not None else lifecycle.NEAR_DUPLICATE
+            near_duplicate if near_duplicate is not None else SETTINGS.near_duplicate
         )
-        self.max_cases = max_cases if max_cases is not None else lifecycle.MAX_CASES
+        self.max_cases = max_cases if max_cases is not None else SETTINGS.max_cases
         self.candidates = candidates
         self._exploration = exploration
         self._policy: LearnedPolicy | None = None

@@ -11,17 +11,15 @@ from typing import Any
 import numpy as np
 from scipy.special import betainc
 
-from memento_graph.context import env_value
 from memento_graph.memory.case_bank import CaseBank
 from memento_graph.memory.experience import ExperienceStore
 from memento_graph.memory.schema import now_iso, to_timestamp
 from memento_graph.scoring import normalize_answer
+from memento_graph.settings import SETTINGS
 
-NEAR_DUPLICATE = env_value("MEMENTO_NEAR_DUPLICATE", 0.95)
-MAX_CASES = env_value("MEMENTO_MAX_CASES", 20000)
 MIN_CREDIT = 0.5  # a case is judged only once episodes followed it (credited uses) this much
 WORSE = 0.75  # "much worse": credited success below this share of the peers' level ...
-CONFIDENCE = env_value("MEMENTO_QUARANTINE_CONFIDENCE", 0.8)  # ... this surely
+# ... this surely: SETTINGS.quarantine_confidence (MEMENTO_QUARANTINE_CONFIDENCE)
 TRIAL = 0.5  # a case more likely worse than not (but not yet surely) is on trial: tried again first
 PRIOR = 1.0  # a case starts at the peers' level, worth this many credited uses
 RECENT = 500  # the peers' level: mean reward of this many recent episodes
@@ -76,7 +74,7 @@ def on_trial(case: dict[str, Any], use: dict[str, Any], baseline: float | None) 
         return False
     if case["reward"] < 0.5:
         return False
-    return TRIAL <= p_worse(use, baseline) < CONFIDENCE
+    return TRIAL <= p_worse(use, baseline) < SETTINGS.quarantine_confidence
 
 
 def check_quarantine(
@@ -94,9 +92,9 @@ def check_quarantine(
         baseline = store.mean_reward(bank.user, recent=RECENT)
     if not judged or baseline is None or not 0 < baseline < 1:
         return []
-    quarantined = []
+    quarantined, confidence = [], SETTINGS.quarantine_confidence
     for case, use in ((c, usage[c["id"]]) for c in bank.get(judged)):
-        if case["status"] == "active" and p_worse(use, baseline) >= CONFIDENCE:
+        if case["status"] == "active" and p_worse(use, baseline) >= confidence:
             reason = (
                 f"auto: {use['credit_successes']:.1f} credited successes in "
                 f"{use['credit_uses']:.1f} uses vs peers' {baseline:.2f}"

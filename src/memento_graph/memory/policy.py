@@ -15,11 +15,12 @@ rank weight w_i, and succeeding with that case's probability p_i. Its parts:
 
 from __future__ import annotations
 
-import os
 import threading
 from typing import Any
 
 import numpy as np
+
+from memento_graph.settings import SETTINGS
 
 PRIOR_STRENGTH = 3.0  # pseudo-uses the model's prior is worth against a case's own credited record
 
@@ -47,14 +48,13 @@ class LearnedPolicy:
         self, dim: int, exploration: str | None = None, lr: float = 0.1, l2: float = 1e-3
     ) -> None:
         self.dim = dim
-        self.exploration = exploration or os.environ.get("MEMENTO_POLICY_EXPLORATION", "thompson")
+        self.exploration = exploration or SETTINGS.policy_exploration
         self.lr, self.l2 = lr, l2
         self.weights = np.zeros(2 * dim + 4, dtype=np.float64)
         # start: a similar (cosine 0.8) positive case helps with P ~ 0.75, a negative one ~ 0.4
         self.weights[:3] = (-1.0, 2.0, 0.7)
         self.updates = 0
-        seed = os.environ.get("MEMENTO_POLICY_SEED")  # exploration is reproducible when set
-        self._rng = np.random.default_rng(int(seed) if seed else None)
+        self._rng = np.random.default_rng(SETTINGS.policy_seed)  # reproducible when set
         self._lock = threading.Lock()
 
     # -- features and estimates ----------------------------------------------------------------------

@@ -13,6 +13,7 @@ import numpy as np
 from scipy.special import betainc
 
 from memento_graph.memory import lifecycle as lc
+from memento_graph.settings import SETTINGS
 
 if TYPE_CHECKING:
     from memento_graph.memory.case_bank import CaseBank
@@ -64,7 +65,7 @@ def _on_trial(
     p = betainc(
         alpha, lc.PRIOR * (1.0 - baseline) + np.maximum(uses - wins, 0.0), lc.WORSE * baseline
     )
-    trial = judged[(p >= lc.TRIAL) & (p < lc.CONFIDENCE)]
+    trial = judged[(p >= lc.TRIAL) & (p < SETTINGS.quarantine_confidence)]
     return len(bank.existing([ids[i] for i in trial if ids[i] not in excluded]))
 
 
