@@ -1,4 +1,9 @@
-"""Shared fixtures: offline settings, a scripted model server, a fresh data directory."""
+"""Shared fixtures: offline settings, a scripted model server, a fresh data directory, a memory.
+
+Tiers (markers, see the README): unmarked tests are fast unit tests; `integration` tests start
+processes (the CLI, MCP servers, `langgraph dev`, browsers, database servers); `realmodel` tests
+run a real small model. Helpers shared by several test files live in tests/ and tests/fixtures/.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +26,13 @@ _model_dir = ROOT.parent / "shared" / "models" / "all-MiniLM-L6-v2"
 if _model_dir.is_dir():
     os.environ.setdefault("MEMENTO_EMBEDDING_MODEL_DIR", str(_model_dir))
 
+# mcp's stdio client binds sys.stderr as its default errlog when first imported: import it now,
+# before a CliRunner swaps sys.stderr for a stream without a file descriptor.
+import mcp.client.stdio  # noqa: E402, F401
+
 from scripted_llm import ScriptedLLM  # noqa: E402
+
+MODEL_DIR = Path(os.environ.get("MEMENTO_EMBEDDING_MODEL_DIR") or _model_dir)
 
 
 @pytest.fixture
@@ -41,3 +52,13 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("MEMENTO_HOME", str(path))
     monkeypatch.setenv("MEMENTO_DISABLE_SERVERS", "all")
     return path
+
+
+@pytest.fixture
+def memory(home: Path, monkeypatch: pytest.MonkeyPatch):
+    """A fresh memory (real MiniLM, embedded Chroma) for the default user under `home`."""
+    from memento_graph.context import Context
+    from memento_graph.memory import open_memory
+
+    monkeypatch.setenv("MEMENTO_EMBEDDING_MODEL_DIR", str(MODEL_DIR))
+    return open_memory(Context(home=str(home)))

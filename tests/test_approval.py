@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from cli_run import memento
 from memento_graph.agent import open_agent
 from memento_graph.context import Context
@@ -66,6 +68,7 @@ async def test_reject_ends_without_executing_or_remembering(llm, home):
         await cm.__aexit__(None, None, None)
 
 
+@pytest.mark.integration
 def test_cli_prompts_for_approval_and_edit(llm, home):
     script_task(llm, ["look it up"], "42")
     approved = memento("run", "What is six times seven?", "--approve-plan", stdin="a\n")
@@ -77,6 +80,7 @@ def test_cli_prompts_for_approval_and_edit(llm, home):
     assert len(llm.requests(executing("compute 6*7"))) == 1
 
 
+@pytest.mark.integration
 def test_cli_without_a_person_leaves_the_thread_paused_then_resume_decides(llm, home, tmp_path):
     script_task(llm, ["look it up"], "42")
     paused = memento("run", "What is six times seven?", "--approve-plan", "--thread-id", "t-p")

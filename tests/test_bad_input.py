@@ -59,7 +59,7 @@ VARIABLES: dict[str, str] = {
     "MEMENTO_DISABLE_SERVERS": "servers",
     "MEMENTO_TOOL_TIMEOUT": FLOAT,
     "MEMENTO_APPROVE_PLAN": BOOL,
-    # read by modules, checked with every Context (context.ENVIRONMENT and CHOICES)
+    # process settings (settings.SETTINGS), checked with every Context
     "MEMENTO_MODEL_RETRIES": INT,
     "MEMENTO_RETRY_INITIAL": FLOAT,
     "MEMENTO_TRACE_FLUSH_TIMEOUT": FLOAT,
@@ -416,6 +416,7 @@ def test_a_binary_file_is_a_valid_attachment(llm, home, tmp_path):
 
 
 # -- as a user runs it: a real process -----------------------------------------------------------------
+@pytest.mark.integration
 def test_as_a_subprocess_bad_input_is_one_line(offline, tmp_path):
     cases = [
         (["threads", "--limit", "-5"], {}, "--limit"),

@@ -8,21 +8,19 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from fixtures.episodes import finish
 from memento_graph.commands.cases import app
 from memento_graph.commands.feedback import feedback
 from memento_graph.context import Context
 from memento_graph.errors import MementoError
 from memento_graph.memory import open_memory
-from test_memory_core import MODEL_DIR, finish
 
 runner = CliRunner()
 
 
 @pytest.fixture
-def bank(home, monkeypatch):
+def bank(memory):
     """A memory with three cases (one for user bob)."""
-    monkeypatch.setenv("MEMENTO_EMBEDDING_MODEL_DIR", str(MODEL_DIR))
-    memory = open_memory(Context())
     cases = [
         finish(memory, "t1", "Who discovered radium?", plan="search Curie"),
         finish(memory, "t2", "Who discovered penicillin?", reward=0.0),

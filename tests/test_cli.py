@@ -11,10 +11,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from cli_run import memento
 from roles import executing, is_first_plan, script_task
 from scripted_llm import Reply
 from waiting import wait_until
+
+pytestmark = pytest.mark.integration  # processes: see conftest.py
 
 
 def one_line_error(proc: subprocess.CompletedProcess, needle: str) -> None:

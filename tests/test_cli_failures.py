@@ -7,9 +7,13 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from cli_run import memento
 from roles import is_executor, is_first_plan, is_judge, is_planner, script_task
 from scripted_llm import Reply, request_text
+
+pytestmark = pytest.mark.integration  # processes: see conftest.py
 
 
 def error_lines(proc: subprocess.CompletedProcess) -> list[str]:

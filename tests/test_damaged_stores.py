@@ -17,6 +17,8 @@ from cli_run import memento
 from roles import script_task
 from scripted_llm import ScriptedLLM
 
+pytestmark = pytest.mark.integration  # processes: see conftest.py
+
 STORES = ("threads", "runs", "experience", "casebank", "policy")
 FILES = {
     "threads": "threads.sqlite",

@@ -28,6 +28,8 @@ from roles import (
 from scripted_llm import Reply, last_user, system_text
 from waiting import wait_until
 
+pytestmark = pytest.mark.integration  # processes: see conftest.py
+
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = {
     "Which river flows through Paris?": "Seine",

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from memento_graph.context import Context
@@ -121,6 +122,7 @@ async def test_pool_keeps_the_checkpointed_tokens_of_a_crashed_thread(llm, home,
     assert failed["tokens"]["input"] > 0 and failed["tokens"]["output"] > 0
 
 
+@pytest.mark.integration
 def test_eval_in_a_pipe_prints_plain_lines_and_counts_a_failed_item(llm, home, tmp_path):
     """The executor of one item keeps failing (HTTP 500): that item fails, with its tokens."""
     llm.rule(lambda r: is_first_plan(r) and "Paris" in last_user(r), plan_reply("look it up"))

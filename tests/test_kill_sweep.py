@@ -34,6 +34,8 @@ from forked_cli import ForkedCLI
 from roles import executing, is_first_plan, is_judge, is_replan, is_synth, plan_reply
 from scripted_llm import Reply, ScriptedLLM, request_text
 
+pytestmark = pytest.mark.integration  # processes: see conftest.py
+
 # One run with MEMENTO_MAX_CYCLES=1: plan two dependent subtasks, run them one after the other,
 # planning stops (cycles spent: no model call), synthesize asks for the answer, write_memory
 # asks the judge and writes the case. In order, every point a kill can hit:

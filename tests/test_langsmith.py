@@ -14,6 +14,8 @@ import pytest
 from cli_run import memento as run_memento
 from roles import script_task
 
+pytestmark = pytest.mark.integration  # processes: see conftest.py
+
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT_ID = "11111111-1111-4111-8111-111111111111"
 INGEST = {

@@ -6,12 +6,14 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
 from learning import run_all  # noqa: E402
 
 
+@pytest.mark.integration  # slow: three policies over many episodes
 def test_learned_beats_similarity_beats_no_memory(monkeypatch):
     monkeypatch.setenv("MEMENTO_POLICY_SEED", "7")  # Thompson sampling, reproducibly
     results = run_all(seeds=1, orders=1, tasks=240, families=6, jobs=1,

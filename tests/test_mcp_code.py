@@ -13,6 +13,8 @@ from fixtures.mcp_support import context_for
 from memento_graph.toolbox import open_toolbox
 from waiting import wait_until
 
+pytestmark = pytest.mark.integration  # processes: see conftest.py
+
 
 def _processes_with(marker: str) -> int:
     count = 0

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from fixtures.mcp_support import LocalHTTP, context_for
 from memento_graph.toolbox import open_toolbox
+
+pytestmark = pytest.mark.integration  # processes: see conftest.py
 
 PAGE = """<html><head><title>Lighthouse</title></head><body>
 <h1>The lighthouse keeper</h1>

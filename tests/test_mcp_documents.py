@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from docx import Document
 from fpdf import FPDF
 from openpyxl import Workbook
 
 from fixtures.mcp_support import context_for
 from memento_graph.toolbox import allow_files, open_toolbox
+
+pytestmark = pytest.mark.integration  # processes: see conftest.py
 
 
 def make_files(folder):

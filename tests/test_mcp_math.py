@@ -9,6 +9,8 @@ from memento_graph.mcp_servers.common import ToolError
 from memento_graph.mcp_servers.math_parse import parse
 from memento_graph.toolbox import open_toolbox
 
+pytestmark = pytest.mark.integration  # processes: see conftest.py
+
 
 async def test_math_tools_over_stdio(tmp_path):
     async with open_toolbox(context_for(tmp_path, "math")) as box:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from fixtures.mcp_support import LocalHTTP, context_for
 from memento_graph.toolbox import open_toolbox
 from scripted_llm import Reply
+
+pytestmark = pytest.mark.integration  # processes: see conftest.py
 
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"

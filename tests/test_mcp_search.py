@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
+
 from fixtures.mcp_support import LocalHTTP, context_for
 from memento_graph.toolbox import open_toolbox
+
+pytestmark = pytest.mark.integration  # processes: see conftest.py
 
 
 def searxng(handler):

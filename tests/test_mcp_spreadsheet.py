@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from openpyxl import Workbook
 
 from fixtures.mcp_support import context_for
 from memento_graph.toolbox import open_toolbox
+
+pytestmark = pytest.mark.integration  # processes: see conftest.py
 
 
 async def test_sheets_ranges_and_sql(tmp_path, monkeypatch):

@@ -2,39 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
+from fixtures.episodes import MODELS, finish
 from memento_graph.context import Context
 from memento_graph.errors import MementoError
 from memento_graph.memory import lifecycle, open_memory
-
-MODEL_DIR = Path(
-    os.environ.get("MEMENTO_EMBEDDING_MODEL_DIR")
-    or Path(__file__).resolve().parents[1].parent / "shared" / "models" / "all-MiniLM-L6-v2"
-)
-JUDGE = {"source": "ground_truth", "model": None, "rationale": "exact match"}
-MODELS = {"planner": "plan-m", "executor": "exec-m", "judge": "judge-m"}
-
-
-@pytest.fixture
-def memory(home: Path, monkeypatch: pytest.MonkeyPatch):
-    """A fresh memory for the default user under the test's MEMENTO_HOME."""
-    monkeypatch.setenv("MEMENTO_EMBEDDING_MODEL_DIR", str(MODEL_DIR))
-    return open_memory(Context(home=str(home)))
-
-
-def finish(
-    memory, thread_id: str, task: str, reward: float = 1.0, retrieved=None, plan: str = "p", **kw
-):
-    """Complete an episode with defaults."""
-    return memory.complete_episode(
-        thread_id=thread_id, task=task, plan=plan, answer="a", reward=reward, judge=JUDGE,
-        retrieved=retrieved or [], policy=kw.pop("policy", "similarity"), models=MODELS, **kw,
-    )  # fmt: skip
 
 
 def test_written_case_comes_back_for_a_similar_task(memory):
@@ -75,10 +50,10 @@ def test_episode_records_retrievals_and_usage(memory):
         "Who painted the Last Supper?",
         reward=0.0,
         retrieved=shown,
-        timings={"total": 1.5},
+        tokens={"input": 30, "output": 12},
     )
     episode = memory.episode("t2")
-    assert episode["reward"] == 0.0 and episode["timings"] == {"total": 1.5}
+    assert episode["reward"] == 0.0 and episode["tokens"] == {"input": 30, "output": 12}
     assert [(r["case_id"], r["rank"]) for r in episode["retrieved"]] == [(first["id"], 1)]
     usage = memory.get_case(first["id"])["usage"]
     assert usage["times_retrieved"] == 1 and usage["rewards"] == [0.0]

@@ -6,12 +6,12 @@ import time
 
 import pytest
 
+from fixtures.episodes import finish
 from memento_graph.errors import MementoError
 from memento_graph.memory import lifecycle
 from memento_graph.memory.core import Memory
 from memento_graph.memory.schema import now_iso
 from memento_graph.memory.stats import case_stats
-from test_memory_core import finish, memory  # noqa: F401 - the fixture
 
 GOOD = '{"plan": [{"id": 1, "description": "search the official census table for the population"}]}'
 BAD = '{"plan": [{"id": 1, "description": "guess a round number from memory without searching"}]}'

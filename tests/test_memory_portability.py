@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from fixtures.episodes import finish
 from memento_graph.context import Context
 from memento_graph.errors import MementoError
 from memento_graph.memory import lifecycle, open_memory
 from memento_graph.memory.portability import export_cases, import_cases
-from test_memory_core import finish, memory  # noqa: F401 - the fixture
 
 ORIGINAL = (
     Path(__file__).resolve().parents[1].parent / "shared" / "data" / "memento" / "memory.jsonl"
@@ -100,6 +100,7 @@ def test_bad_files_fail_clearly_and_store_nothing(memory, tmp_path, content, mes
         import_cases(memory, tmp_path / "missing.jsonl")
 
 
+@pytest.mark.integration  # slow: embeds and stores a large import
 def test_imports_more_cases_than_sqlite_has_variables(home, tmp_path):
     """One file of 33,000 cases: every Chroma call by ids is batched (SQLite allows 32,766 variables)."""
     from hashed_embedder import HashedEmbedder

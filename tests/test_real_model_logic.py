@@ -249,6 +249,7 @@ async def test_planner_is_told_when_no_tools_are_loaded(llm, home):
     assert '"enum"' not in json.dumps(req["response_format"]["json_schema"]["schema"])
 
 
+@pytest.mark.integration
 async def test_mcp_json_server_is_in_the_catalogue_and_its_named_tool_forced(llm, home, tmp_path):
     config = write_mcp_json(tmp_path / "mcp.json", FIXTURE_WORD="cormorant")
     llm.rule(is_first_plan, tool_plan_reply(("Find the word under key k7", ["lookup_word"])))
@@ -401,6 +402,7 @@ async def test_call_to_an_unnamed_loaded_tool_still_runs(llm, home, tools):
     assert state["results"]["1.1"]["tool_calls"] == 1
 
 
+@pytest.mark.integration
 async def test_named_tool_never_called_is_marked_and_shown(llm, home, tools):
     llm.rule(is_first_plan, tool_plan_reply(("sum two and three", ["add"]), ("chat", [])))
     llm.rule(lambda r: is_executor(r) and wants_json(r), Reply(content="no arguments, sorry"))
@@ -574,6 +576,7 @@ def test_context_refuses_non_positive_budgets(field):
         Context(**{field: 0})
 
 
+@pytest.mark.integration
 def test_cli_refuses_a_zero_planner_budget_in_one_line(llm, home, monkeypatch):
     monkeypatch.setenv("MEMENTO_PLANNER_MAX_TOKENS", "0")
     result = memento("run", "What is six times seven?")

@@ -23,6 +23,8 @@ from memento_graph.mcp_servers.jail import JailError
 from memento_graph.toolbox import open_toolbox
 from waiting import wait_until
 
+pytestmark = pytest.mark.integration  # processes: see conftest.py
+
 ROOT = Path(__file__).resolve().parents[1]
 CANARY = "sk-secret-canary"
 

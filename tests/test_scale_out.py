@@ -17,6 +17,8 @@ from roles import script_task
 from scripted_llm import request_text
 from waiting import wait_until
 
+pytestmark = pytest.mark.integration  # processes: see conftest.py
+
 ROOT = Path(__file__).resolve().parents[1]
 PG = os.environ.get("MEMENTO_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 

@@ -13,6 +13,8 @@ from fixtures.mcp_support import LocalHTTP, context_for, write_mcp_json
 from memento_graph.mcp_servers.secret_env import find_secret, mask, masked
 from memento_graph.toolbox import open_toolbox
 
+pytestmark = pytest.mark.integration  # processes: see conftest.py
+
 SECRET = "sk-exfil-canary-0123456789"
 
 

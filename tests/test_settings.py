@@ -64,6 +64,7 @@ def test_every_setting_is_described_and_typed():
         assert setting.description.endswith(".") and setting.kind, setting.env
 
 
+@pytest.mark.integration
 def test_settings_are_read_when_used_not_at_import():
     """Bad values do not break an import; they are refused when read (one line naming them)."""
     bad = {

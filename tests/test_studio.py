@@ -20,6 +20,8 @@ from memento_graph.commands.studio import (
 )
 from roles import executing, is_executor, script_task
 
+pytestmark = pytest.mark.integration  # processes: see conftest.py
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

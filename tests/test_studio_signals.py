@@ -14,6 +14,8 @@ import pytest
 from memento_graph.commands.studio import free_port
 from waiting import wait_until
 
+pytestmark = pytest.mark.integration  # processes: see conftest.py
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

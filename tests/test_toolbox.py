@@ -15,6 +15,8 @@ from memento_graph.context import Context
 from memento_graph.errors import MementoError
 from memento_graph.toolbox import content_text, get_tools, open_toolbox, set_tools
 
+pytestmark = pytest.mark.integration  # processes: see conftest.py
+
 
 @tool
 def add(a: int, b: int) -> int:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import mcp.client.stdio  # noqa: F401 - binds the servers' stderr before CliRunner swaps sys.stderr
+import pytest
 from typer.testing import CliRunner
 
 from fixtures.mcp_support import write_mcp_json
 from memento_graph.commands.tools import app
 from memento_graph.errors import MementoError
+
+pytestmark = pytest.mark.integration  # processes: see conftest.py
 
 runner = CliRunner()
 ONLY_MATH = "search,crawl,documents,code,spreadsheet,media"

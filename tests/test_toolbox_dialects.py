@@ -16,6 +16,8 @@ from memento_graph.commands.studio import free_port
 from memento_graph.toolbox import open_toolbox
 from waiting import wait_until
 
+pytestmark = pytest.mark.integration  # processes: see conftest.py
+
 REMOTE = Path(__file__).parent / "fixtures" / "remote_server.py"
 DIES = "import sys; print('loading model', file=sys.stderr); print('no model at /m', file=sys.stderr); sys.exit(3)"
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
+
 from fixtures.mcp_support import write_mcp_json
 from memento_graph.agent import open_agent
 from memento_graph.context import Context
 from memento_graph.toolbox import get_tools
 from roles import answer_reply, is_executor, is_first_plan, is_judge, is_replan, plan_reply
 from scripted_llm import Reply, after_tool
+
+pytestmark = pytest.mark.integration  # processes: see conftest.py
 
 
 def echo_tool_result(req: dict) -> Reply:

@@ -1,7 +1,9 @@
 """Run-time settings of the agent (LangGraph `context_schema`).
 
 Every field carries a description (Studio shows them as a form) and falls back to an environment
-variable, `MEMENTO_<FIELD>` unless the field names another.
+variable, `MEMENTO_<FIELD>` unless the field names another. Settings of the process rather than
+of a run (stores, tool servers, sandbox, retries, lifecycle) are in settings.py, checked with
+every Context.
 """
 
 from __future__ import annotations

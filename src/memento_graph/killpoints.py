@@ -18,7 +18,6 @@ from collections import Counter
 
 from memento_graph.settings import SETTINGS
 
-ENV = "MEMENTO_TEST_KILL_AT"
 _seen: Counter[str] = Counter()
 
 

@@ -224,7 +224,7 @@ class Settings:
     test_kill_at = Setting(
         "MEMENTO_TEST_KILL_AT",
         "",
-        "Kill point of the durability tests (`name` or `name:count`).",
+        "Kill point of the durability tests (`point` or `point@n`, see killpoints.py).",
         internal=True,
     )
 

@@ -50,7 +50,9 @@ class State(InputState, total=False):
     note: str | None
     """Why the answer is best effort, when it is."""
     status: str
-    """planning, executing, answered, failed, done."""
+    """Where the loop is: planning (cases retrieved), executing (a plan to run), answered (the
+    planner gave the final answer), failed (no usable plan), exhausted (planning cycles ran out),
+    rejected (the person rejected the plan; the run ends), done (answer written, reward judged)."""
     error: str | None
     reward: float | None
     judge: dict[str, Any]

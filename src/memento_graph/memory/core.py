@@ -111,7 +111,7 @@ class Memory:
     def complete_episode(
         self, *, thread_id: str, task: str, plan: str, answer: str | None, reward: float, judge: dict,
         retrieved: list[dict], policy: str, models: dict, status: str = "done",
-        timings: dict | None = None, tokens: dict | None = None,
+        tokens: dict | None = None,
     ) -> dict[str, Any]:  # fmt: skip
         """Record an episode, write (or update) its case, credit the shown cases, learn, run lifecycle."""
         reward = check_reward(reward)
@@ -131,7 +131,7 @@ class Memory:
                 "answer": answer, "reward": reward, "judge_source": judge.get("source"),
                 "judge_model": judge.get("model"), "judge_rationale": judge.get("rationale"),
                 "policy": policy, "models": models, "status": status, "case_id": case["id"],
-                "timings": timings, "tokens": tokens, "task_embedding": vec,
+                "tokens": tokens, "task_embedding": vec,
             }  # fmt: skip
             rows = [
                 {"case_id": c["id"], "user": self.user, "rank": c["rank"], "score": c.get("score"),
@@ -157,7 +157,7 @@ class Memory:
             "answer": answer, "reward": reward, "judge_source": judge.get("source"),
             "judge_model": judge.get("model"), "judge_rationale": judge.get("rationale"),
             "policy": policy, "models": models, "status": status, "case_id": None,
-            "timings": None, "tokens": tokens, "task_embedding": None,
+            "tokens": tokens, "task_embedding": None,
         }  # fmt: skip
         with self.lock:
             self.store.record(episode, [])

@@ -56,8 +56,8 @@ class ExperienceStore:
             {
                 "thread_id": str, "user": str, "task": str, "plan": str, "answer": str,
                 "reward": float, "judge_source": str, "judge_model": str, "judge_rationale": str,
-                "policy": str, "models": str, "status": str, "case_id": str, "timings": str,
-                "tokens": str, "note": str, "task_embedding": bytes, "created_at": str,
+                "policy": str, "models": str, "status": str, "case_id": str, "tokens": str,
+                "note": str, "task_embedding": bytes, "created_at": str,
                 "updated_at": str,
             },
             pk="thread_id", if_not_exists=True,
@@ -110,7 +110,7 @@ class ExperienceStore:
             episode["retrieved"] = list(
                 self.db["retrievals"].rows_where("thread_id = ?", [thread_id], order_by="rank")
             )
-        for key in ("models", "timings", "tokens"):
+        for key in ("models", "tokens"):
             episode[key] = json.loads(episode[key]) if episode.get(key) else {}
         vec = episode.pop("task_embedding", None)
         episode["task_embedding"] = np.frombuffer(vec, dtype=np.float32) if vec else None
@@ -119,7 +119,7 @@ class ExperienceStore:
     def record(self, episode: dict[str, Any], retrievals: list[dict[str, Any]]) -> None:
         """Store an episode and its retrievals in one transaction (replacing any earlier record)."""
         row = dict(episode)
-        for key in ("models", "timings", "tokens"):
+        for key in ("models", "tokens"):
             row[key] = json.dumps(row.get(key) or {})
         vec = row.pop("task_embedding", None)
         row["task_embedding"] = (
@@ -253,17 +253,6 @@ class ExperienceStore:
             rows = self.db.execute(sql, [user]).fetchall()
         table = np.array([r[1:] for r in rows], dtype=float).reshape(len(rows), 4)
         return [r[0] for r in rows], table
-
-    def episodes(self, user: str, since: float | None = None) -> list[dict[str, Any]]:
-        """Return a user's episodes (without embeddings), oldest first."""
-        with self.lock:
-            rows = self.db.execute(
-                "select thread_id, task, reward, case_id, policy, created_at from episodes "
-                "where user = ? order by created_at",
-                [user],
-            ).fetchall()
-        keys = ("thread_id", "task", "reward", "case_id", "policy", "created_at")
-        return [dict(zip(keys, r, strict=True)) for r in rows]
 
     def save_state(self, key: str, arrays: dict[str, np.ndarray]) -> None:
         """Persist named numpy arrays (the learned policy) under a key."""

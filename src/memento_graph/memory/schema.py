@@ -14,8 +14,6 @@ from typing import Any
 from memento_graph.errors import MementoError
 
 SCHEMA_VERSION = 1
-STATUSES = ("active", "quarantined", "retired")
-JUDGE_SOURCES = ("ground_truth", "llm_judge", "user", "import")
 _FLAT = {
     ("judge", "source"): "judge_source",
     ("judge", "model"): "judge_model",
