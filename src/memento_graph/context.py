@@ -94,10 +94,14 @@ class Context:
         env="MEMENTO_EMBEDDING_MODEL_DIR",
     )
     embedding_model_url: str = _env_field(
-        MODEL_URL, "Where the local embedding model's archive (tar.gz) is downloaded from."
+        MODEL_URL,
+        "Where the local embedding model's archive (tar.gz) is downloaded from.",
+        shown="Chroma's archive",
     )
     embedding_model_sha256: str = _env_field(
-        MODEL_SHA256, "SHA256 the downloaded embedding model archive must have."
+        MODEL_SHA256,
+        "SHA256 the downloaded embedding model archive must have.",
+        shown="that of Chroma's archive",
     )
     mcp_config: str = _env_field(
         "",
