@@ -62,3 +62,54 @@ def memory(home: Path, monkeypatch: pytest.MonkeyPatch):
 
     monkeypatch.setenv("MEMENTO_EMBEDDING_MODEL_DIR", str(MODEL_DIR))
     return open_memory(Context(home=str(home)))
+
+
+# -- shared stores: a fresh PostgreSQL schema, a Chroma server (tests/test_scale_out.py and others) --
+PG = os.environ.get("MEMENTO_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def pg_url():
+    """A PostgreSQL URL whose tables live in a fresh schema, dropped afterwards."""
+    import uuid
+
+    import psycopg
+
+    schema = f"memento_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    yield f"{PG}?options=-csearch_path%3D{schema}", schema
+    with psycopg.connect(PG, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture
+def chroma_url(tmp_path):
+    """A Chroma server (`chroma run`) on a free port, its data in tmp_path."""
+    import subprocess
+
+    from memento_graph.commands.studio import free_port
+    from waiting import wait_until
+
+    port = free_port()
+    log = (tmp_path / "chroma.log").open("w")
+    chroma = Path(sys.executable).with_name("chroma")
+    proc = subprocess.Popen(
+        [str(chroma), "run", "--path", str(tmp_path / "chroma"), "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://localhost:{port}"
+    import chromadb
+
+    def up() -> bool:
+        assert proc.poll() is None, "chroma exited"
+        try:
+            return bool(chromadb.HttpClient(host="localhost", port=port).heartbeat())
+        except Exception:
+            return False
+
+    wait_until(up, 30, "the Chroma server")
+    yield url
+    proc.terminate()
+    proc.wait(10)

@@ -6,21 +6,19 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from cli_run import memento
+from conftest import PG
 from roles import script_task
 from scripted_llm import request_text
-from waiting import wait_until
 
 pytestmark = pytest.mark.integration  # processes: see conftest.py
 
 ROOT = Path(__file__).resolve().parents[1]
-PG = os.environ.get("MEMENTO_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def start_memento(*args: str, env: dict) -> subprocess.Popen:
@@ -33,50 +31,10 @@ def start_memento(*args: str, env: dict) -> subprocess.Popen:
     )
 
 
-@pytest.fixture
-def pg_url():
-    """A PostgreSQL URL whose tables live in a fresh schema, dropped afterwards."""
-    schema = f"memento_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    yield f"{PG}?options=-csearch_path%3D{schema}", schema
-    with psycopg.connect(PG, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA {schema} CASCADE")
-
-
 def checkpointed_threads(schema: str) -> set[str]:
     with psycopg.connect(PG) as conn:
         rows = conn.execute(f"SELECT DISTINCT thread_id FROM {schema}.checkpoints").fetchall()
     return {r[0] for r in rows}
-
-
-@pytest.fixture
-def chroma_url(tmp_path):
-    """A Chroma server (`chroma run`) on a free port, its data in tmp_path."""
-    from memento_graph.commands.studio import free_port
-
-    port = free_port()
-    log = (tmp_path / "chroma.log").open("w")
-    chroma = Path(sys.executable).with_name("chroma")
-    proc = subprocess.Popen(
-        [str(chroma), "run", "--path", str(tmp_path / "chroma"), "--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://localhost:{port}"
-    import chromadb
-
-    def up() -> bool:
-        assert proc.poll() is None, "chroma exited"
-        try:
-            return bool(chromadb.HttpClient(host="localhost", port=port).heartbeat())
-        except Exception:
-            return False
-
-    wait_until(up, 30, "the Chroma server")
-    yield url
-    proc.terminate()
-    proc.wait(10)
 
 
 @pytest.fixture

@@ -19,6 +19,10 @@ _RULES = {
     "non-negative": (lambda v: v >= 0, "must be 0 or more"),
     "fraction": (lambda v: 0 <= v <= 1, "must be between 0 and 1"),
     "any": (lambda v: True, ""),
+    "store-url": (
+        lambda v: v.lower() in ("", "sqlite") or v.startswith(("postgresql://", "postgres://")),
+        "is not valid: use postgresql://user@host:port/db or sqlite",
+    ),
 }
 
 
@@ -29,7 +33,7 @@ class Setting(Generic[T]):
     env: str
     default: T
     description: str
-    rule: str = "any"  # numbers: positive, non-negative, fraction
+    rule: str = "any"  # numbers: positive, non-negative, fraction; text: store-url
     choices: tuple[str, ...] = ()  # text: the allowed words ("" = unset)
     shown: str = ""  # the default as the README shows it, when not the value itself
     internal: bool = False  # set by memento for its tool servers, not by users
@@ -57,7 +61,11 @@ class Setting(Generic[T]):
         if self.choices:
             return self._choice()  # type: ignore[return-value]
         if isinstance(self.default, str) or self.default is None:
-            return self.raw().strip() or self.default  # type: ignore[return-value]
+            text = self.raw().strip() or self.default
+            ok, message = _RULES[self.rule]
+            if isinstance(text, str) and not ok(text):
+                raise MementoError(f"{self.env}={self.raw()!r} {message}")
+            return text  # type: ignore[return-value]
         value = env_value(self.env, self.default)
         ok, message = _RULES[self.rule]
         if not isinstance(value, bool) and not ok(value):

@@ -52,6 +52,14 @@ class Settings:
         "",
         "`postgresql://...`: threads in PostgreSQL instead of `<home>/threads.sqlite`.",
     )
+    experience_url = Setting(
+        "MEMENTO_EXPERIENCE_URL",
+        "",
+        "`postgresql://...`: episodes and the learned policy's state in PostgreSQL, shared (and so "
+        "the learning) by every process and machine using it; `sqlite`: `<home>/experience.sqlite`.",
+        "store-url",
+        shown="follows a PostgreSQL `MEMENTO_CHECKPOINT_URL`",
+    )
     chroma_url = Setting(
         "MEMENTO_CHROMA_URL",
         "",

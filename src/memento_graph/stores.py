@@ -65,7 +65,7 @@ def sqlite_problem(path: Path) -> str | None:
 
 def policy_problems(path: Path) -> list[tuple[str, str]]:
     """Return (key, reason) for each policy state in experience.sqlite that does not load."""
-    from memento_graph.memory.experience import read_state
+    from memento_graph.memory.policy_state import read_state
 
     try:
         conn = sqlite3.connect(str(path), timeout=10)
@@ -92,7 +92,10 @@ def policy_problems(path: Path) -> list[tuple[str, str]]:
 def _remote(store: str) -> bool:
     from memento_graph.checkpoint import checkpoint_url
     from memento_graph.memory.chroma_client import chroma_url
+    from memento_graph.memory.experience_postgres import postgres_url
 
+    if store in ("experience", "policy"):
+        return bool(postgres_url())
     return (
         bool(checkpoint_url()) if store == "threads" else store == "casebank" and bool(chroma_url())
     )
@@ -112,7 +115,9 @@ def check(home: Path, open_chroma: bool = True) -> list[Status]:
         else:
             found.append(Status(store, path, "ok"))
     experience = home / "experience.sqlite"
-    if found[2].status == "ok":
+    if found[2].status == "remote":
+        found.append(Status("policy", experience, "remote", "on a server: not checked"))
+    elif found[2].status == "ok":
         bad = policy_problems(experience)
         detail = "; ".join(f"{key}: {why}" for key, why in bad)
         found.append(Status("policy", experience, "damaged" if bad else "ok", detail))

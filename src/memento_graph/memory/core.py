@@ -24,12 +24,12 @@ _STORES: dict[str, ExperienceStore] = {}
 _STORES_LOCK = threading.Lock()
 
 
-def experience_store(home: Path) -> ExperienceStore:
-    """Return the (process-wide) experience store of a data directory."""
-    key = str((home / "experience.sqlite").resolve())
+def experience_store(home: Path, url: str = "") -> ExperienceStore:
+    """Return the (process-wide) experience store: in PostgreSQL at `url`, else the data directory's."""
+    key = url or str((home / "experience.sqlite").resolve())
     with _STORES_LOCK:
         if key not in _STORES:
-            _STORES[key] = ExperienceStore(Path(key))
+            _STORES[key] = ExperienceStore(url=url) if url else ExperienceStore(Path(key))
         return _STORES[key]
 
 
@@ -44,10 +44,11 @@ class Memory:
     def __init__(
         self, home: Path, user: str, embedder: Embedder, *, near_duplicate: float | None = None,
         max_cases: int | None = None, exploration: str | None = None, candidates: int = 16,
+        experience_url: str = "",
     ) -> None:  # fmt: skip
         self.home, self.user, self.embedder = Path(home), user, embedder
         self.bank = CaseBank(chroma_client(self.home / "casebank"), user, embedder)
-        self.store = experience_store(self.home)
+        self.store = experience_store(self.home, experience_url)
         self.near_duplicate = (
             near_duplicate if near_duplicate is not None else SETTINGS.near_duplicate
         )
@@ -68,11 +69,17 @@ class Memory:
         return f"learned|{self.user}|{self.embedder.id}"
 
     def learned_policy(self, dim: int) -> LearnedPolicy:
-        """Return the learned policy, loaded from the experience store on first use."""
+        """Return the learned policy, (re)loaded when the stored state's version is not its own.
+
+        Another process (a second server, a CLI run) that learned from its episodes saved a newer
+        version: this one acts on it from its next selection.
+        """
         with self.lock:
             if self._policy is None or self._policy.dim != dim:
                 self._policy = LearnedPolicy(dim, self._exploration)
-                self._policy.load(self.store.load_state(self.policy_key))
+            if self.store.state_version(self.policy_key) != self._policy.version:
+                version, state = self.store.load_versioned(self.policy_key)
+                self._policy.load(state, version)
             return self._policy
 
     def _with_usage(self, cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -216,13 +223,25 @@ class Memory:
         if not shown:
             return np.zeros(0)
         policy = self.learned_policy(len(vec))
+        with self.store.hold_state(self.policy_key) as held:  # no other process learns meanwhile
+            if held.version != policy.version:
+                policy.load(held.arrays(), held.version)
+            policy.version = None  # a step that fails before it is saved is reloaded away
+            credit = self._credit_and_train(policy, vec, shown, plan, reward)
+            policy.version = held.save(policy.state())
+        return credit
+
+    def _credit_and_train(
+        self, policy: LearnedPolicy, vec: np.ndarray, shown: list[dict[str, Any]], plan: str,
+        reward: float,
+    ) -> np.ndarray:  # fmt: skip
+        """Credit each shown case for the reward and train the policy on it (one step)."""
         usage = self.store.usage([c["id"] for c in shown])
         alpha, beta = policy.posterior(policy.prior(vec, shown), [usage[c["id"]] for c in shown])
         plans = [c["plan"] for c in shown]
         follow = influence(plan, plans, rank_weights(len(shown)))
         credit = share_by_plan(policy.credit(alpha / (alpha + beta), reward, follow), plans)
         policy.train(vec, shown, reward, credit)
-        self.store.save_state(self.policy_key, policy.state())
         return credit
 
     def _lifecycle(self, shown_ids: list[str]) -> None:

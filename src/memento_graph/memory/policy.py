@@ -50,12 +50,17 @@ class LearnedPolicy:
         self.dim = dim
         self.exploration = exploration or SETTINGS.policy_exploration
         self.lr, self.l2 = lr, l2
-        self.weights = np.zeros(2 * dim + 4, dtype=np.float64)
-        # start: a similar (cosine 0.8) positive case helps with P ~ 0.75, a negative one ~ 0.4
-        self.weights[:3] = (-1.0, 2.0, 0.7)
-        self.updates = 0
+        self.weights, self.updates = self._initial(), 0
+        self.version: int | None = None
+        """Version of the stored state these weights are (None: not known to be any)."""
         self._rng = np.random.default_rng(SETTINGS.policy_seed)  # reproducible when set
         self._lock = threading.Lock()
+
+    def _initial(self) -> np.ndarray:
+        weights = np.zeros(2 * self.dim + 4, dtype=np.float64)
+        # start: a similar (cosine 0.8) positive case helps with P ~ 0.75, a negative one ~ 0.4
+        weights[:3] = (-1.0, 2.0, 0.7)
+        return weights
 
     # -- features and estimates ----------------------------------------------------------------------
     def features(self, task_vec: np.ndarray, cases: list[dict[str, Any]]) -> np.ndarray:
@@ -144,9 +149,16 @@ class LearnedPolicy:
         with self._lock:
             return {"weights": self.weights.copy(), "updates": np.array([self.updates])}
 
-    def load(self, state: dict[str, np.ndarray] | None) -> None:
-        """Restore persisted arrays (ignored when the feature size differs)."""
-        if state and state["weights"].shape == self.weights.shape:
-            with self._lock:
+    def load(self, state: dict[str, np.ndarray] | None, version: int | None = None) -> None:
+        """Restore persisted arrays (ignored when the feature size differs).
+
+        With `version` (the stored state's), no state means none is stored: start afresh.
+        """
+        with self._lock:
+            if state and state["weights"].shape == self.weights.shape:
                 self.weights = state["weights"].astype(np.float64)
                 self.updates = int(state["updates"][0])
+            elif state is None and version is not None:
+                self.weights, self.updates = self._initial(), 0
+            if version is not None:
+                self.version = version
