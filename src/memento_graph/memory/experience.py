@@ -58,7 +58,7 @@ class ExperienceStore:
                 "reward": float, "judge_source": str, "judge_model": str, "judge_rationale": str,
                 "policy": str, "models": str, "status": str, "case_id": str, "tokens": str,
                 "note": str, "task_embedding": bytes, "created_at": str,
-                "updated_at": str,
+                "updated_at": str, "reward_confidence": float, "attribution": str,
             },
             pk="thread_id", if_not_exists=True,
         )  # fmt: skip
@@ -77,12 +77,19 @@ class ExperienceStore:
         db["episodes"].create_index(["user", "created_at"], if_not_exists=True)
         db["episodes"].create_index(["user", "created_at", "reward"], if_not_exists=True)
         db.execute("PRAGMA recursive_triggers = ON")  # a replaced retrieval leaves case_usage too
-        if "reward" not in db["retrievals"].columns_dict or "case_usage" not in db.table_names():
+        if (
+            "reward" not in db["retrievals"].columns_dict
+            or "case_usage" not in db.table_names()
+            or "reward_confidence" not in db["episodes"].columns_dict
+        ):
             ExperienceStore._upgrade(db)
 
     @staticmethod
     def _upgrade(db: sqlite_utils.Database) -> None:
-        """Give a store made by an older version the reward copies and case_usage, once (write-locked)."""
+        """Give a store made by an older version what it lacks, once (write-locked).
+
+        That is: reward copies, case_usage, the episodes' reward confidence and attribution.
+        """
         conn = db.conn
         conn.execute("begin immediate")
         try:
@@ -95,6 +102,15 @@ class ExperienceStore:
             if "case_usage" not in db.table_names():
                 for sql in _CASE_USAGE:
                     conn.execute(sql)
+            if "reward_confidence" not in db["episodes"].columns_dict:
+                # older episodes: certain when ground truth or the user gave the reward; a judge's
+                # confidence was not asked then (unknown: null); their credits stay as recorded
+                conn.execute("alter table episodes add column reward_confidence float")
+                conn.execute("alter table episodes add column attribution text")
+                conn.execute(
+                    "update episodes set reward_confidence = 1.0 where reward is not null "
+                    "and judge_source in ('ground_truth', 'user')"
+                )
             conn.execute("commit")
         except BaseException:
             conn.execute("rollback")
@@ -112,6 +128,9 @@ class ExperienceStore:
             )
         for key in ("models", "tokens"):
             episode[key] = json.loads(episode[key]) if episode.get(key) else {}
+        episode["attribution"] = (
+            json.loads(episode["attribution"]) if episode.get("attribution") else None
+        )
         vec = episode.pop("task_embedding", None)
         episode["task_embedding"] = np.frombuffer(vec, dtype=np.float32) if vec else None
         return episode
@@ -121,6 +140,7 @@ class ExperienceStore:
         row = dict(episode)
         for key in ("models", "tokens"):
             row[key] = json.dumps(row.get(key) or {})
+        row["attribution"] = json.dumps(row["attribution"]) if row.get("attribution") else None
         vec = row.pop("task_embedding", None)
         row["task_embedding"] = (
             np.asarray(vec, dtype=np.float32).tobytes() if vec is not None else None
