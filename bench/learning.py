@@ -44,6 +44,7 @@ CONDITIONS = {
     "medium_noise20_clean": {"level": "medium", "noise": 0.2, "poisons": 0},
     "small_effect": {"level": "medium", "effect": "small"},
     "small_effect_noise20": {"level": "medium", "effect": "small", "noise": 0.2},
+    "small_effect_clean": {"level": "medium", "effect": "small", "poisons": 0},
 }
 _STEPS: dict[str, np.ndarray] = {}
 
@@ -114,8 +115,8 @@ def run_one(
                 judge=judge, retrieved=shown, policy=policy, models=MODELS,
                 attribution=act["attribution"],
             )  # fmt: skip
-            if act["followed"] in followed:
-                followed[act["followed"]] += 1
+            if act["followed"] in followed and world.strategy(act["plan"])[1] == "poison":
+                followed[act["followed"]] += 1  # its own family's task applied the poison plan
         # a quarantined case is never retrieved again: its retrievals now are its uses until then
         follows = {}
         for case_id in poison:

@@ -15,6 +15,7 @@ from memento_graph.memory.case_bank import CaseBank, chroma_client
 from memento_graph.memory.credit import (
     clean_attribution,
     influence,
+    kinship,
     plan_similarity,
     share_by_plan,
 )
@@ -105,7 +106,8 @@ class Memory:
             usage = [by_id[c["id"]] for c in pool]
             baseline = self.store.mean_reward(self.user, recent=lifecycle.RECENT)
             trial = [lifecycle.on_trial(c, u, baseline) for c, u in zip(pool, usage, strict=True)]
-            chosen = self.learned_policy(len(vec)).select(vec, pool, usage, k, trial)
+            kin = kinship(plan_similarity(self.embed, [c["plan"] for c in pool])) if pool else None
+            chosen = self.learned_policy(len(vec)).select(vec, pool, usage, k, trial, kin)
         reached("retrieved")
         keys = ("id", "task", "plan", "answer", "reward", "score", "similarity", "status")
         return [

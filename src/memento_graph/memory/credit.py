@@ -37,6 +37,8 @@ SHARPNESS = (
 NO_CASE = 0.67  # "followed no case" weighs as much as one case of average rank this similar
 ATTRIBUTED = 20.0  # the planner named the case as followed: 20x more likely followed
 AVOIDED = 0.1  # the planner named the case as avoided: 10x less likely followed
+KIN_SHARPNESS = 20.0  # kinship sigmoid(KIN_SHARPNESS * (similarity - NO_CASE)): 0.5 at NO_CASE,
+# 0.007 for a typical real neighbour (0.42), 0.8 for a plan 0.07 above NO_CASE
 
 Embed = Callable[[list[str]], np.ndarray]
 
@@ -121,3 +123,14 @@ def share_by_plan(responsibility: np.ndarray, between: np.ndarray) -> np.ndarray
     """
     same = np.asarray(between) >= SAME_PLAN
     return (same @ np.asarray(responsibility, dtype=np.float64)).astype(np.float64)
+
+
+def kinship(between: np.ndarray) -> np.ndarray:
+    """Return how much two cases' plans are one plan, from their similarity matrix (1 on the diagonal).
+
+    A plan as alike to another as real neighbouring plans are (median 0.42) shares nothing of its
+    record; a paraphrase (above NO_CASE) shares most of it.
+    """
+    kin = 1.0 / (1.0 + np.exp(-KIN_SHARPNESS * (np.asarray(between) - NO_CASE)))
+    np.fill_diagonal(kin, 1.0)
+    return kin

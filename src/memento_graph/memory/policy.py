@@ -73,10 +73,19 @@ class LearnedPolicy:
         return _sigmoid(self.features(task_vec, cases) @ weights)
 
     @staticmethod
-    def posterior(prior: np.ndarray, usage: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
-        """Return Beta(alpha, beta) per case: the prior worth PRIOR_STRENGTH uses plus credited record."""
+    def posterior(
+        prior: np.ndarray, usage: list[dict[str, Any]], kin: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Return Beta(alpha, beta) per case: the prior worth PRIOR_STRENGTH uses plus credited record.
+
+        `kin` (cases x cases, 1 on the diagonal): how much of each other case's record counts as the
+        case's own, because their plans are alike (`credit.kinship`): a paraphrase of a plan that
+        worked inherits its record, a new case is not a blank.
+        """
         uses = np.array([u.get("credit_uses", 0.0) for u in usage])
         wins = np.array([u.get("credit_successes", 0.0) for u in usage])
+        if kin is not None:
+            uses, wins = kin @ uses, kin @ wins
         alpha = PRIOR_STRENGTH * prior + wins + 1e-3
         beta = PRIOR_STRENGTH * (1 - prior) + np.maximum(uses - wins, 0.0) + 1e-3
         return alpha, beta
@@ -89,6 +98,7 @@ class LearnedPolicy:
         usage: list[dict[str, Any]],
         k: int,
         trial: list[bool] | None = None,
+        kin: np.ndarray | None = None,
     ) -> list[dict[str, Any]]:
         """Score candidates (sampled or mean posterior) and keep the best k; score = P(success).
 
@@ -97,7 +107,7 @@ class LearnedPolicy:
         """
         if not candidates:
             return []
-        alpha, beta = self.posterior(self.prior(task_vec, candidates), usage)
+        alpha, beta = self.posterior(self.prior(task_vec, candidates), usage, kin)
         mean = alpha / (alpha + beta)
         if self.exploration == "thompson":
             rank_by = self._rng.beta(alpha, beta)
