@@ -7,7 +7,9 @@ rank weight w_i, and succeeding with that case's probability p_i. Its parts:
 - per-case credit: after an episode with reward y, case i gets the responsibility
   f_i p_i^y (1 - p_i)^(1 - y) / sum_j (...)  (EM on the mixture) instead of one label shared by all
   cases, where f_i is how closely the episode's plan follows case i's plan (see `credit.py`);
-  its credited successes and uses turn the prior into a Beta posterior;
+  its credited successes and uses (each weighed by the reward's confidence) turn the prior into a
+  Beta posterior; when selecting, a case also counts the records of candidates whose plans are
+  alike (`credit.kinship`), so a new paraphrase of a proven plan starts from that plan's record;
 - exploration by Thompson sampling from that posterior (or epsilon-greedy), then the best K, best first;
 - a trial: a case whose quarantine verdict is open (see `lifecycle.on_trial`) goes first on a task
   for which it is the most similar case, so the evidence that decides it comes soon.
