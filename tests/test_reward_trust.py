@@ -45,7 +45,7 @@ def judged_failures_until_quarantine(memory, judge: dict) -> int:  # noqa: F811
 
 def test_a_judge_alone_needs_more_evidence_than_ground_truth_to_quarantine(memory):  # noqa: F811
     uses = judged_failures_until_quarantine(memory, JUDGE)
-    assert 4 <= uses < 10  # two (or three) judge failures are not enough; more confident ones are
+    assert uses == 3  # ground truth: 2; a judge wrong 20% of the time errs 3 times in a row 0.8%
     assert memory.episode("p1")["reward_confidence"] == JUDGE_HIGH
 
 

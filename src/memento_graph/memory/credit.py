@@ -101,6 +101,7 @@ def influence(
     `similarity`: the episode's plan against each case plan; `followed` / `avoided`: positions
     (0-based) of the cases the planner named (out-of-range positions are ignored).
     """
+    similarity = np.asarray(similarity, dtype=np.float64)
     n = len(similarity)
     if n == 0:
         return np.zeros(0)

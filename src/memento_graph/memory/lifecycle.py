@@ -9,7 +9,7 @@ neighbours at step similarity 0.42, bench/plan_overlap.py): an episode the plann
 case, or whose plan is a paraphrase of it (similarity 0.7+), credits it 0.6-0.95 of a use with ground
 truth and 0.35-0.55 with a confident judge; a case merely shown (a neighbour's plan) gets < 0.05. So
 MIN_CREDIT (0.5) is about one followed use, and quarantine (p_worse >= CONFIDENCE at PRIOR 1) takes
-two certain failures or four confident judge failures; in the bench's medium paraphrase world good
+two certain failures or three confident judge failures; in the bench's medium paraphrase world good
 cases are wrongly quarantined well under 5% (bench/results/learning-conditions.json).
 """
 

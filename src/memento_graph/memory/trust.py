@@ -5,8 +5,8 @@ weighs at most JUDGE_HIGH, by the confidence the judge states itself (low, mediu
 when it states none). Learning (the credit a case earns, the policy's update) and quarantine count
 an episode's evidence times this confidence, so one judge verdict (at most 0.6 of a use) can neither
 quarantine a good case nor promote a bad one: p_worse needs about two certain failures (lifecycle.py),
-that is four confident judge failures, and a judge wrong 20% of the time rarely stacks them on a
-case that succeeds.
+that is three confident judge failures in a row (a judge wrong 20% of the time: 0.8% on a case
+that succeeds).
 """
 
 from __future__ import annotations
