@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
+from fixtures.episodes import finish
 from memento_graph.llm import all_required
 from memento_graph.memory.credit import clean_attribution, influence, kinship, plan_steps
 from memento_graph.nodes.plan_schema import attributed_ids, planner_output, salvage_plan
-from test_memory_core import finish, memory  # noqa: F401 - the fixture
 
 
 def plan(*steps: str) -> str:
@@ -76,7 +76,7 @@ def test_kinship_shares_records_between_paraphrases_only():
     assert kin[0, 0] == 1.0 and kin[0, 1] > 0.9 and kin[0, 2] < 0.01
 
 
-def test_credit_goes_to_the_case_the_planner_names(memory):  # noqa: F811
+def test_credit_goes_to_the_case_the_planner_names(memory):
     good = finish(memory, "t1", "What is the population of Oslo?", plan=GOOD)
     bad = finish(memory, "t2", "What is the population of Bergen?", plan=BAD)
     shown = memory.retrieve("What is the population of Trondheim?", 4, "similarity")
@@ -92,7 +92,7 @@ def test_credit_goes_to_the_case_the_planner_names(memory):  # noqa: F811
                                                    "avoided": [good["id"]]}  # fmt: skip
 
 
-def test_a_reworded_plan_is_credited_without_a_shared_word(memory):  # noqa: F811
+def test_a_reworded_plan_is_credited_without_a_shared_word(memory):
     good = finish(memory, "t1", "What is the population of Oslo?", plan=GOOD)
     bad = finish(memory, "t2", "What is the population of Bergen?", plan=BAD)
     shown = memory.retrieve("What is the population of Trondheim?", 4, "similarity")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sqlite3
 
+from fixtures.episodes import MODELS, finish
 from memento_graph.memory.experience import ExperienceStore
 from memento_graph.memory.trust import JUDGE_HIGH, reward_confidence
-from test_memory_core import MODELS, finish, memory  # noqa: F401 - the fixture
 from test_memory_lifecycle import BAD, GOOD, shown_as
 
 JUDGE = {
@@ -27,7 +27,7 @@ def test_confidence_follows_the_source():
     assert reward_confidence({"source": "llm_judge", "confidence": "sure!"}) == 0.4
 
 
-def judged_failures_until_quarantine(memory, judge: dict) -> int:  # noqa: F811
+def judged_failures_until_quarantine(memory, judge: dict) -> int:
     good = finish(memory, "g0", "What is the population of Oslo?", plan=GOOD)
     case = finish(memory, "p0", "What is the population of Bergen?", plan=BAD)
     for i in range(6):  # peers do well
@@ -43,18 +43,18 @@ def judged_failures_until_quarantine(memory, judge: dict) -> int:  # noqa: F811
     return uses
 
 
-def test_a_judge_alone_needs_more_evidence_than_ground_truth_to_quarantine(memory):  # noqa: F811
+def test_a_judge_alone_needs_more_evidence_than_ground_truth_to_quarantine(memory):
     uses = judged_failures_until_quarantine(memory, JUDGE)
     assert uses == 3  # ground truth: 2; a judge wrong 20% of the time errs 3 times in a row 0.8%
     assert memory.episode("p1")["reward_confidence"] == JUDGE_HIGH
 
 
-def test_ground_truth_quarantines_at_the_second_failure(memory):  # noqa: F811
+def test_ground_truth_quarantines_at_the_second_failure(memory):
     truth = {"source": "ground_truth", "model": None, "rationale": "no match"}
     assert judged_failures_until_quarantine(memory, truth) == 2
 
 
-def test_feedback_makes_a_judged_reward_certain(memory):  # noqa: F811
+def test_feedback_makes_a_judged_reward_certain(memory):
     memory.complete_episode(
         thread_id="t1", task="What is the population of Oslo?", plan=GOOD, answer="a", reward=1.0,
         judge=JUDGE, retrieved=[], policy="similarity", models=MODELS,
