@@ -1,12 +1,13 @@
 """Learning benchmark: does the memory get better with experience, and does it catch poison?
 
 Runs the real Memory (case bank, experience store, policy, lifecycle, write-back) in the seeded world of
-bench/learning_env.py for the policies none, similarity, learned and an oracle, over seeds x task orders.
+bench/learning_env.py for the policies none, similarity, learned and an oracle, over seeds x task orders,
+in named conditions (CONDITIONS: copied or paraphrased plans, judge noise, case effect, poison or not).
 Prints success per window with bootstrap 95% CIs (resampling runs) and uses-until-quarantine per poison
-case; writes bench/out/learning.png and bench/out/learning.json.
+case; writes bench/out/learning-<condition>.png and .json, and bench/out/learning-conditions.json.
 
-    python bench/learning.py                 # 5 seeds x 2 orders x 2,000 tasks
-    python bench/learning.py --seeds 1 --tasks 400 --jobs 2
+    python bench/learning.py                                  # every condition, 5 seeds x 2 orders
+    python bench/learning.py --conditions medium_noise20 --seeds 1 --tasks 400 --jobs 2
 """
 
 from __future__ import annotations
@@ -23,58 +24,99 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from learning_env import JUDGE, MODELS, FamilyEmbedder, World, parse_plan  # noqa: E402
+from learning_env import MODELS, BenchEmbedder, World  # noqa: E402
+from learning_text import all_texts  # noqa: E402
 
 POLICIES = ("none", "similarity", "learned", "oracle")
 OUT = Path(__file__).resolve().parent / "out"
+CONDITIONS = {
+    "copy": {
+        "level": "copy"
+    },  # the sanity check: plans copied verbatim, ground truth, large effect
+    "copy_noise20": {"level": "copy", "noise": 0.2},
+    "light": {"level": "light"},
+    "medium": {"level": "medium"},
+    "strong": {"level": "strong"},
+    "medium_noise10": {"level": "medium", "noise": 0.1},
+    "medium_noise20": {"level": "medium", "noise": 0.2},
+    "strong_noise20": {"level": "strong", "noise": 0.2},
+    "medium_clean": {"level": "medium", "poisons": 0},
+    "medium_noise20_clean": {"level": "medium", "noise": 0.2, "poisons": 0},
+    "small_effect": {"level": "medium", "effect": "small"},
+    "small_effect_noise20": {"level": "medium", "effect": "small", "noise": 0.2},
+    "small_effect_clean": {"level": "medium", "effect": "small", "poisons": 0},
+}
+_STEPS: dict[str, np.ndarray] = {}
 
 
-def run_one(policy: str, seed: int, order: int, tasks: int, families: int, k: int = 4) -> dict:
+def step_vectors(families: int) -> dict[str, np.ndarray]:
+    """Return MiniLM vectors of every plan step the world can write (embedded once, cached on disk)."""
+    texts = all_texts(families)
+    if all(t in _STEPS for t in texts):
+        return _STEPS
+    cache = OUT / "learning_steps.npz"
+    if cache.is_file():
+        with np.load(cache) as data:
+            _STEPS.update(zip(data["texts"].tolist(), data["vectors"], strict=True))
+    missing = [t for t in dict.fromkeys(texts) if t not in _STEPS]
+    if missing:
+        from memento_graph.memory.embeddings import make_embedder
+
+        _STEPS.update(zip(missing, make_embedder("all-MiniLM-L6-v2").embed(missing), strict=True))
+        OUT.mkdir(exist_ok=True)
+        np.savez(cache, texts=np.array(list(_STEPS)), vectors=np.stack(list(_STEPS.values())))
+    return _STEPS
+
+
+def run_one(
+    policy: str,
+    seed: int,
+    order: int,
+    tasks: int,
+    families: int,
+    condition: str = "copy",
+    k: int = 4,
+) -> dict:
     """Run one policy over one seeded world in one task order; return successes and poison uses."""
     from memento_graph.memory.core import Memory
     from memento_graph.memory.lifecycle import MIN_CREDIT
 
-    world = World(seed=seed, tasks=tasks, families=families)
+    world = World(seed=seed, tasks=tasks, families=families, **CONDITIONS[condition])
     rng = np.random.default_rng(1000 * seed + order)
     sequence = [world.task_list[i] for i in rng.permutation(len(world.task_list))]
     if policy == "none":
-        plans = [world.act(rng, [], fam) for _, fam in sequence]
-        expected = [
-            world.success_p(plan, fam) for (plan, _), (_, fam) in zip(plans, sequence, strict=True)
-        ]
-        return {
-            "success": [won for _, won in plans],
-            "expected": expected,
-            "poison": {},
-            "follows": {},
-            "false_alarms": {},
-        }
+        acts = [world.act(rng, [], fam) for _, fam in sequence]
+        return {"success": [a["won"] for a in acts], "expected": [a["p"] for a in acts],
+                "poison": {}, "follows": {}, "false_alarms": {}}  # fmt: skip
     scratch = (
         "/dev/shm" if Path("/dev/shm").is_dir() else None
     )  # the world is tiny; skip disk syncs
     with tempfile.TemporaryDirectory(dir=scratch) as home:
-        memory = Memory(Path(home), "bench", FamilyEmbedder(world.table))
+        memory = Memory(Path(home), "bench", BenchEmbedder(world.table, step_vectors(families)))
         poison = {}
+        truth = {"source": "ground_truth", "model": None, "rationale": "seed case"}
         for i, case in enumerate(world.initial):
             written = memory.complete_episode(
                 thread_id=f"seed-{i}", task=case["task"], plan=case["plan"], answer=None,
-                reward=case["reward"], judge=JUDGE, retrieved=[], policy="none", models=MODELS,
+                reward=case["reward"], judge=truth, retrieved=[], policy="none", models=MODELS,
             )  # fmt: skip
-            if "poison" in case["plan"]:
+            if world.strategy(case["plan"])[1] == "poison":
                 poison[written["id"]] = None
-        followed = dict.fromkeys(poison, 0)  # episodes whose plan copied the poison case
+        followed = dict.fromkeys(poison, 0)  # episodes whose planner followed the poison case
         success, expected = [], []
         for t, (task, family) in enumerate(sequence):
             shown = _select(memory, world, policy, task, family, k)
-            plan, won = world.act(rng, shown, family)
-            success.append(won)
-            expected.append(world.success_p(plan, family))
+            act = world.act(rng, shown, family)
+            success.append(act["won"])
+            expected.append(act["p"])
+            reward, judge = world.judge(rng, act["won"])
             memory.complete_episode(
-                thread_id=f"ep-{t}", task=task, plan=plan, answer=None, reward=won, judge=JUDGE,
-                retrieved=shown, policy=policy, models=MODELS,
+                thread_id=f"ep-{t}", task=task, plan=act["plan"], answer=None, reward=reward,
+                judge=judge, retrieved=shown, policy=policy, models=MODELS,
+                attribution=act["attribution"],
             )  # fmt: skip
-            for case in [c for c in shown if c["id"] in followed]:
-                followed[case["id"]] += plan == case["plan"]
+            if act["followed"] in followed and world.strategy(act["plan"])[1] == "poison":
+                followed[act["followed"]] += 1  # its own family's task applied the poison plan
         # a quarantined case is never retrieved again: its retrievals now are its uses until then
         follows = {}
         for case_id in poison:
@@ -94,9 +136,9 @@ def _false_alarms(world: World, cases: list[dict]) -> dict[str, list[int]]:
     """Return [quarantined, all] counts of non-poison cases with the right and a wrong strategy."""
     out = {"right": [0, 0], "wrong": [0, 0]}
     for case in cases:
-        family, strategy = parse_plan(case["plan"])
+        family, strategy = world.strategy(case["plan"])
         if strategy != "poison":
-            counts = out["right" if int(strategy) == world.right[family] else "wrong"]
+            counts = out["right" if strategy == world.right[family] else "wrong"]
             counts[0] += case["status"] == "quarantined"
             counts[1] += 1
     return out
@@ -111,7 +153,7 @@ def _select(memory, world: World, policy: str, task: str, family: int, k: int) -
 
 
 def _hidden(world: World, plan: str, family: int) -> float:
-    same = parse_plan(plan)[0] == family
+    same = world.strategy(plan)[0] == family
     return world.success_p(plan, family) if same else world.success_p(None, family)
 
 
@@ -128,27 +170,30 @@ def summarise(results: dict[str, list[dict]], windows: int) -> dict:
     rng = np.random.default_rng(0)
     out = {}
     for policy, runs in results.items():
-        per_run = np.array(
-            [np.array_split(np.array(r["success"]), windows) for r in runs], dtype=object
-        )
-        means = np.array([[w.mean() for w in run] for run in per_run])  # runs x windows
+        means = np.array([[w.mean() for w in np.array_split(np.array(r["success"]), windows)]
+                          for r in runs])  # runs x windows  # fmt: skip
+        expected = np.array([np.array_split(np.array(r["expected"]), windows)[-1].mean()
+                             for r in runs])  # fmt: skip
         cis = [bootstrap_ci(means[:, w], rng) for w in range(windows)]
         poison = [u for r in runs for u in r["poison"].values()]
         follows = [u for r in runs for u in r["follows"].values()]
         alarms = {kind: np.sum([r["false_alarms"][kind] for r in runs if r["false_alarms"]], axis=0)
                   .tolist() for kind in ("right", "wrong")}  # fmt: skip
         out[policy] = {"mean": means.mean(axis=0).tolist(), "ci": cis, "poison_uses": poison,
-                       "poison_follows": follows, "quarantined_other": alarms}  # fmt: skip
+                       "poison_follows": follows, "quarantined_other": alarms,
+                       "last_expected": float(expected.mean()),
+                       "last_expected_ci": bootstrap_ci(expected, rng)}  # fmt: skip
     return out
 
 
 def run_all(
-    seeds: int, orders: int, tasks: int, families: int, jobs: int, policies=POLICIES
-) -> dict:
+    seeds: int, orders: int, tasks: int, families: int, jobs: int, policies=POLICIES,
+    condition: str = "copy",
+) -> dict:  # fmt: skip
     """Run every policy x seed x order (in `jobs` processes); return raw results per policy."""
-    specs = [
-        (p, s, o, tasks, families) for p in policies for s in range(seeds) for o in range(orders)
-    ]
+    step_vectors(families)  # embedded once, before the workers start
+    specs = [(p, s, o, tasks, families, condition) for p in policies for s in range(seeds)
+             for o in range(orders)]  # fmt: skip
     if jobs > 1:
         with ProcessPoolExecutor(jobs) as pool:
             outs = list(pool.map(run_one, *zip(*specs, strict=True)))
@@ -160,7 +205,7 @@ def run_all(
     return results
 
 
-def plot(summary: dict, tasks: int, path: Path) -> None:
+def plot(summary: dict, tasks: int, path: Path, title: str) -> None:
     """Draw success per window with CI bands."""
     import matplotlib
 
@@ -175,14 +220,34 @@ def plot(summary: dict, tasks: int, path: Path) -> None:
         ax.fill_between(x, lo, hi, alpha=0.2)
     ax.set_xlabel("tasks seen")
     ax.set_ylabel("success rate (window mean, 95% CI)")
-    ax.set_title("memento-graph learning benchmark")
+    ax.set_title(f"memento-graph learning benchmark: {title}")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def row(condition: str, summary: dict) -> dict:
+    """Return one condition's line of the table: last-window success, ratios, poison, false alarms."""
+    last = {p: round(d["mean"][-1], 3) for p, d in summary.items()}
+    ci = {p: [round(x, 3) for x in d["ci"][-1]] for p, d in summary.items()}
+    out = {"condition": condition, "last": last, "ci": ci}
+    if "learned" in last and "oracle" in last:
+        out["learned_over_oracle"] = round(last["learned"] / last["oracle"], 3)
+    for policy in [p for p in ("similarity", "learned") if p in summary]:
+        uses, follows = summary[policy]["poison_uses"], summary[policy]["poison_follows"]
+        done = [f for u, f in zip(uses, follows, strict=True) if u > 0]
+        q, n = summary[policy]["quarantined_other"]["right"]
+        out[policy] = {"poison_quarantined": f"{len(done)}/{len(uses)}",
+                       "poison_within_10_follows": sum(f <= 10 for f in done),
+                       "follows_until_quarantine": sorted(done),
+                       "good_quarantined": f"{q}/{n}", "good_quarantined_share": round(q / max(n, 1), 3)}  # fmt: skip
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--conditions", default=",".join(CONDITIONS))
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--orders", type=int, default=2)
     parser.add_argument("--tasks", type=int, default=2000)
@@ -192,36 +257,21 @@ def main() -> None:
     parser.add_argument("--policies", default=",".join(POLICIES))
     args = parser.parse_args()
     policies = tuple(args.policies.split(","))
-    results = run_all(args.seeds, args.orders, args.tasks, args.families, args.jobs, policies)
-    summary = summarise(results, args.windows)
     OUT.mkdir(exist_ok=True)
-    (OUT / "learning.json").write_text(json.dumps(summary, indent=1))
-    plot(summary, args.tasks, OUT / "learning.png")
-    print(f"success per window of {args.tasks // args.windows} tasks, mean [95% CI] over "
-          f"{args.seeds} seeds x {args.orders} orders")  # fmt: skip
-    for policy, data in summary.items():
-        cells = [
-            f"{m:.3f} [{lo:.3f},{hi:.3f}]"
-            for m, (lo, hi) in zip(data["mean"], data["ci"], strict=True)
-        ]
-        print(f"{policy:>10}: " + " ".join(cells[-3:]) + f"   (first: {cells[0]})")
-    last = {p: d["mean"][-1] for p, d in summary.items()}
-    if "learned" in last and "oracle" in last:
-        print(f"last window: learned / oracle = {last['learned'] / last['oracle']:.3f}")
-    for policy in [p for p in ("similarity", "learned") if p in summary]:
-        uses, follows = summary[policy]["poison_uses"], summary[policy]["poison_follows"]
-        done = [(u, f) for u, f in zip(uses, follows, strict=True) if u > 0]
-        print(f"poison cases ({policy}): {len(done)}/{len(uses)} quarantined, "
-              f"{sum(f <= 10 for _, f in done)} within 10 uses (episodes that followed its plan), "
-              f"{sum(u <= 10 for u, _ in done)} within 10 retrievals (shown at all)")  # fmt: skip
-        print(
-            f"  retrievals until quarantine: {sorted(uses)} (negative: never quarantined, so far)"
+    table = []
+    for condition in args.conditions.split(","):
+        results = run_all(args.seeds, args.orders, args.tasks, args.families, args.jobs, policies,
+                          condition)  # fmt: skip
+        summary = summarise(results, args.windows)
+        setup = {"condition": condition, **CONDITIONS[condition], "seeds": args.seeds,
+                 "orders": args.orders, "tasks": args.tasks, "families": args.families}  # fmt: skip
+        (OUT / f"learning-{condition}.json").write_text(
+            json.dumps({"setup": setup, "summary": summary}, indent=1)
         )
-        print(f"  uses (plan followed) until quarantine: {sorted(follows)}")
-        alarms = summary[policy]["quarantined_other"]
-        print("  other cases quarantined, of those followed (judged by the lifecycle): " + ", ".join(
-            f"{q}/{n} with the {kind} strategy" for kind, (q, n) in alarms.items()))  # fmt: skip
-    print(f"plot: {OUT / 'learning.png'}")
+        plot(summary, args.tasks, OUT / f"learning-{condition}.png", condition)
+        table.append(row(condition, summary))
+        print(json.dumps(table[-1]), flush=True)
+    (OUT / "learning-conditions.json").write_text(json.dumps(table, indent=1))
 
 
 if __name__ == "__main__":

@@ -33,3 +33,15 @@ def test_learned_beats_similarity_beats_no_memory(monkeypatch):
     for policy in ("similarity", "learned"):  # and good cases are not quarantined along the way
         quarantined, followed = results[policy][0]["false_alarms"]["right"]
         assert followed > 50 and quarantined <= 0.05 * followed
+
+
+def test_learned_leads_under_paraphrased_plans_and_a_noisy_judge(monkeypatch):
+    """Plans reworded, shuffled, dropped and added (medium), the judge wrong 20% of the time."""
+    monkeypatch.setenv("MEMENTO_POLICY_SEED", "7")
+    results = run_all(seeds=1, orders=1, tasks=200, families=4, jobs=1,
+                      policies=("none", "similarity", "learned"), condition="medium_noise20")  # fmt: skip
+    late = {p: float(np.mean(runs[0]["expected"][100:])) for p, runs in results.items()}
+    assert late["learned"] > late["similarity"] + 0.1
+    assert late["learned"] > late["none"] + 0.1
+    quarantined, followed = results["learned"][0]["false_alarms"]["right"]
+    assert followed > 20 and quarantined <= 0.05 * followed  # a noisy judge spares good cases

@@ -28,6 +28,8 @@ class JudgeReply(BaseModel):
 
     rationale: Annotated[str, clipped(800)] = Field(min_length=1)
     verdict: Literal["correct", "incorrect"]
+    confidence: Literal["low", "medium", "high"] = "medium"
+    """How sure the judge is; it weighs the reward's evidence (memory/trust.py)."""
 
 
 def verdict_problem(reply: JudgeReply) -> str | None:
@@ -52,7 +54,13 @@ async def judge_reward(
         ok = exact_match(answer, truth)
         accepted = " | ".join(split_ground_truth(truth))
         rationale = f"{'matches' if ok else 'does not match'} the ground truth ({accepted})"
-        return float(ok), {"source": "ground_truth", "model": None, "rationale": rationale}, {}
+        record = {
+            "source": "ground_truth",
+            "model": None,
+            "rationale": rationale,
+            "confidence": 1.0,
+        }
+        return float(ok), record, {}
     request = f"Task: {state['task']}\n\nAnswer: {answer}"
     messages = [SystemMessage(content=prompts.JUDGE_SYSTEM), HumanMessage(content=request)]
     llm = chat_model(ctx.judge_model, ctx.model_timeout, ctx.judge_max_tokens)
@@ -63,6 +71,7 @@ async def judge_reward(
         record["rationale"] = f"reward unknown: the judge's reply was unusable ({problem})"
         return None, record, tokens
     record["rationale"] = reply.rationale.strip()
+    record["confidence"] = reply.confidence  # weighed by the memory (memory/trust.py)
     return float(reply.verdict == "correct"), record, tokens
 
 

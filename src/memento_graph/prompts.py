@@ -17,11 +17,14 @@ PLANNER_SYSTEM = """You are the META-PLANNER of a hierarchical agent. Given a ta
 {tools}
 
 Reply with JSON only, matching this schema:
-{{"thought": str, "plan": [{{"id": int, "description": str, "tools": [str], "depends_on": [int]}}], "final_answer": str | null}}
-Exactly one of `plan` (non-empty) and `final_answer` must be given. Keep the thought short.
-Example: {{"thought": "two lookups, then compare", "plan": [{{"id": 1, "description": "Find the
-height of the Eiffel Tower", "tools": [], "depends_on": []}}, {{"id": 2, "description": "Find the
-height of the Statue of Liberty", "tools": [], "depends_on": []}}], "final_answer": null}}
+{{"plan": [{{"id": int, "description": str, "tools": [str], "depends_on": [int]}}], "final_answer": str | null, "followed": [int], "avoided": [int], "thought": str}}
+Exactly one of `plan` (non-empty) and `final_answer` must be given. `followed`: the numbers of the
+examples shown below whose plans you followed or adapted; `avoided`: the numbers of the examples
+whose mistakes you avoided; both empty when no example was shown or used. Keep the thought short.
+Example: {{"plan": [{{"id": 1, "description": "Find the height of the Eiffel Tower", "tools": [],
+"depends_on": []}}, {{"id": 2, "description": "Find the height of the Statue of Liberty", "tools": [],
+"depends_on": []}}], "final_answer": null, "followed": [], "avoided": [], "thought": "two lookups,
+then compare"}}
 
 The final answer is a number, or as few words as possible, or a comma-separated list; no units or
 articles unless asked. Never call tools yourself: that is the EXECUTOR's job.
@@ -80,8 +83,11 @@ def format_cases(cases: list[dict[str, Any]]) -> str:
         if not chosen:
             continue
         parts.append(f"{title}:")
-        for i, case in enumerate(chosen, 1):
-            parts.append(f"Example {i}:\nTask: {case['task']}\nPlan:\n{_plan_text(case['plan'])}")
+        for i, case in enumerate(chosen, 1):  # numbered by rank: the planner names them so
+            number = case.get("rank") or i
+            parts.append(
+                f"Example {number}:\nTask: {case['task']}\nPlan:\n{_plan_text(case['plan'])}"
+            )
     return "\n\n".join(parts)
 
 

@@ -41,7 +41,8 @@ class State(InputState, total=False):
     cycle: int
     """Planning cycles done so far."""
     plans: Annotated[list[dict[str, Any]], extend]
-    """Every plan written, in order: cycle, subtasks, thought."""
+    """Every plan written, in order: cycle, subtasks, thought, and the ids of the shown cases the
+    planner said it followed and avoided (`followed`, `avoided`)."""
     subtasks: Annotated[dict[str, dict[str, Any]], merge]
     """Subtasks by key `<cycle>.<id>`: key, id, cycle, description, depends_on (keys)."""
     results: Annotated[dict[str, dict[str, Any]], merge]

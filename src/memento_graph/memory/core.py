@@ -12,11 +12,18 @@ from memento_graph.errors import MementoError
 from memento_graph.killpoints import reached
 from memento_graph.memory import lifecycle
 from memento_graph.memory.case_bank import CaseBank, chroma_client
-from memento_graph.memory.credit import influence, share_by_plan
+from memento_graph.memory.credit import (
+    clean_attribution,
+    influence,
+    kinship,
+    plan_similarity,
+    share_by_plan,
+)
 from memento_graph.memory.embeddings import Embedder
 from memento_graph.memory.experience import ExperienceStore
 from memento_graph.memory.policy import LearnedPolicy, rank_weights, similarity_select
 from memento_graph.memory.schema import check_reward, label_of, new_case_id, now_iso
+from memento_graph.memory.trust import CERTAIN, reward_confidence
 from memento_graph.settings import SETTINGS
 
 POLICIES = ("similarity", "learned", "none")
@@ -106,7 +113,8 @@ class Memory:
             usage = [by_id[c["id"]] for c in pool]
             baseline = self.store.mean_reward(self.user, recent=lifecycle.RECENT)
             trial = [lifecycle.on_trial(c, u, baseline) for c, u in zip(pool, usage, strict=True)]
-            chosen = self.learned_policy(len(vec)).select(vec, pool, usage, k, trial)
+            kin = kinship(plan_similarity(self.embed, [c["plan"] for c in pool])) if pool else None
+            chosen = self.learned_policy(len(vec)).select(vec, pool, usage, k, trial, kin)
         reached("retrieved")
         keys = ("id", "task", "plan", "answer", "reward", "score", "similarity", "status")
         return [
@@ -118,10 +126,16 @@ class Memory:
     def complete_episode(
         self, *, thread_id: str, task: str, plan: str, answer: str | None, reward: float, judge: dict,
         retrieved: list[dict], policy: str, models: dict, status: str = "done",
-        tokens: dict | None = None,
+        tokens: dict | None = None, attribution: dict | None = None,
     ) -> dict[str, Any]:  # fmt: skip
-        """Record an episode, write (or update) its case, credit the shown cases, learn, run lifecycle."""
+        """Record an episode, write (or update) its case, credit the shown cases, learn, run lifecycle.
+
+        `attribution`: the planner's own account, `{"followed": [case ids], "avoided": [case ids]}`;
+        the judge record's source and confidence weigh the reward's evidence (see `trust.py`).
+        """
         reward = check_reward(reward)
+        confidence = reward_confidence(judge)
+        attribution = clean_attribution(attribution)
         with self.lock:
             done = self.store.episode(thread_id)
             if done and done.get("case_id"):
@@ -132,13 +146,14 @@ class Memory:
             case = self._write_case(vec, thread_id, task, plan, answer, reward, judge, models)
             reached("case_written")  # a test hook (killpoints.py)
             shown = self._shown(vec, retrieved)
-            credit = self._learn(vec, shown, plan, reward)
+            credit = self._learn(vec, shown, plan, reward, confidence, attribution)
             episode = {
                 "thread_id": thread_id, "user": self.user, "task": task, "plan": plan,
                 "answer": answer, "reward": reward, "judge_source": judge.get("source"),
                 "judge_model": judge.get("model"), "judge_rationale": judge.get("rationale"),
                 "policy": policy, "models": models, "status": status, "case_id": case["id"],
                 "tokens": tokens, "task_embedding": vec,
+                "reward_confidence": confidence, "attribution": attribution,
             }  # fmt: skip
             rows = [
                 {"case_id": c["id"], "user": self.user, "rank": c["rank"], "score": c.get("score"),
@@ -165,6 +180,7 @@ class Memory:
             "judge_model": judge.get("model"), "judge_rationale": judge.get("rationale"),
             "policy": policy, "models": models, "status": status, "case_id": None,
             "tokens": tokens, "task_embedding": None,
+            "reward_confidence": None if reward is None else reward_confidence(judge),
         }  # fmt: skip
         with self.lock:
             self.store.record(episode, [])
@@ -217,9 +233,14 @@ class Memory:
         return shown
 
     def _learn(
-        self, vec: np.ndarray, shown: list[dict[str, Any]], plan: str, reward: float
-    ) -> np.ndarray:
-        """Credit each shown case for the reward and train the learned policy on it."""
+        self, vec: np.ndarray, shown: list[dict[str, Any]], plan: str, reward: float,
+        confidence: float = CERTAIN, attribution: dict | None = None,
+    ) -> np.ndarray:  # fmt: skip
+        """Credit each shown case for the reward and train the learned policy on it.
+
+        The credit is the responsibility for the reward times the reward's confidence: the weight of
+        this episode's evidence in every case's record and in the policy's update.
+        """
         if not shown:
             return np.zeros(0)
         policy = self.learned_policy(len(vec))
@@ -227,20 +248,26 @@ class Memory:
             if held.version != policy.version:
                 policy.load(held.arrays(), held.version)
             policy.version = None  # a step that fails before it is saved is reloaded away
-            credit = self._credit_and_train(policy, vec, shown, plan, reward)
+            credit = self._credit_and_train(
+                policy, vec, shown, plan, reward, confidence, attribution
+            )
             policy.version = held.save(policy.state())
         return credit
 
     def _credit_and_train(
         self, policy: LearnedPolicy, vec: np.ndarray, shown: list[dict[str, Any]], plan: str,
-        reward: float,
+        reward: float, confidence: float, attribution: dict | None,
     ) -> np.ndarray:  # fmt: skip
         """Credit each shown case for the reward and train the policy on it (one step)."""
         usage = self.store.usage([c["id"] for c in shown])
         alpha, beta = policy.posterior(policy.prior(vec, shown), [usage[c["id"]] for c in shown])
-        plans = [c["plan"] for c in shown]
-        follow = influence(plan, plans, rank_weights(len(shown)))
-        credit = share_by_plan(policy.credit(alpha / (alpha + beta), reward, follow), plans)
+        similarity = plan_similarity(self.embed, [plan, *(c["plan"] for c in shown)])
+        position = {c["id"]: i for i, c in enumerate(shown)}
+        named = {k: [position[c] for c in (attribution or {}).get(k, []) if c in position]
+                 for k in ("followed", "avoided")}  # fmt: skip
+        follow = influence(similarity[0, 1:], rank_weights(len(shown)), **named)
+        responsibility = policy.credit(alpha / (alpha + beta), reward, follow)
+        credit = share_by_plan(responsibility, similarity[1:, 1:]) * confidence
         policy.train(vec, shown, reward, credit)
         return credit
 
@@ -261,7 +288,7 @@ class Memory:
             rationale = note or f"user feedback: reward {reward:g}"
             self.store.update_episode(
                 thread_id, reward=reward, judge_source="user", judge_model=None,
-                judge_rationale=rationale, note=note,
+                judge_rationale=rationale, note=note, reward_confidence=CERTAIN,
             )  # fmt: skip
             case = self.get_case(episode["case_id"]) if episode.get("case_id") else None
             judge = {"judge_source": "user", "judge_model": "", "judge_rationale": rationale}
@@ -277,7 +304,9 @@ class Memory:
                 shown = self._shown(
                     vec, [{"id": r["case_id"], "rank": r["rank"]} for r in episode["retrieved"]]
                 )
-                credit = self._learn(vec, shown, episode["plan"] or "", reward)
+                credit = self._learn(
+                    vec, shown, episode["plan"] or "", reward, CERTAIN, episode.get("attribution")
+                )
                 self.store.set_credits(
                     thread_id, {c["id"]: cr for c, cr in zip(shown, credit, strict=True)}
                 )

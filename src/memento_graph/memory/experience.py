@@ -64,6 +64,9 @@ class ExperienceStore:
             )
         for key in JSON_FIELDS:
             episode[key] = json.loads(episode[key]) if episode.get(key) else {}
+        episode["attribution"] = (
+            json.loads(episode["attribution"]) if episode.get("attribution") else None
+        )
         vec = episode.pop("task_embedding", None)
         episode["task_embedding"] = np.frombuffer(vec, dtype=np.float32) if vec else None
         return episode
@@ -73,6 +76,7 @@ class ExperienceStore:
         row = dict(episode)
         for key in JSON_FIELDS:
             row[key] = json.dumps(row.get(key) or {})
+        row["attribution"] = json.dumps(row["attribution"]) if row.get("attribution") else None
         vec = row.pop("task_embedding", None)
         row["task_embedding"] = (
             np.asarray(vec, dtype=np.float32).tobytes() if vec is not None else None

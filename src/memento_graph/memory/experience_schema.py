@@ -9,7 +9,7 @@ EPISODES: dict[str, type] = {
     "reward": float, "judge_source": str, "judge_model": str, "judge_rationale": str,
     "policy": str, "models": str, "status": str, "case_id": str, "tokens": str,
     "note": str, "task_embedding": bytes, "created_at": str,
-    "updated_at": str,
+    "updated_at": str, "reward_confidence": float, "attribution": str,
 }  # fmt: skip
 JSON_FIELDS = ("models", "tokens")  # episode fields stored as JSON text
 RETRIEVALS: dict[str, type] = {

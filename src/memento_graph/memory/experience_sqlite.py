@@ -92,6 +92,7 @@ def _create(db: sqlite_utils.Database) -> None:
         "reward" not in db["retrievals"].columns_dict
         or "case_usage" not in db.table_names()
         or "version" not in db["policy_state"].columns_dict
+        or "reward_confidence" not in db["episodes"].columns_dict
     ):
         _upgrade(db)
 
@@ -99,7 +100,8 @@ def _create(db: sqlite_utils.Database) -> None:
 def _upgrade(db: sqlite_utils.Database) -> None:
     """Give a store made by an older version what it lacks, once (write-locked).
 
-    That is: the retrievals' reward copies, case_usage, the policy states' version.
+    That is: the retrievals' reward copies, case_usage, the policy states' version, the episodes'
+    reward confidence and attribution.
     """
     conn = db.conn
     conn.execute("begin immediate")
@@ -115,6 +117,15 @@ def _upgrade(db: sqlite_utils.Database) -> None:
                 conn.execute(sql)
         if "version" not in db["policy_state"].columns_dict:
             conn.execute("alter table policy_state add column version integer not null default 0")
+        if "reward_confidence" not in db["episodes"].columns_dict:
+            # older episodes: certain when ground truth or the user gave the reward; a judge's
+            # confidence was not asked then (unknown: null); their credits stay as recorded
+            conn.execute("alter table episodes add column reward_confidence float")
+            conn.execute("alter table episodes add column attribution text")
+            conn.execute(
+                "update episodes set reward_confidence = 1.0 where reward is not null "
+                "and judge_source in ('ground_truth', 'user')"
+            )
         conn.execute("commit")
     except BaseException:
         conn.execute("rollback")

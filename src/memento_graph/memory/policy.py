@@ -7,7 +7,9 @@ rank weight w_i, and succeeding with that case's probability p_i. Its parts:
 - per-case credit: after an episode with reward y, case i gets the responsibility
   f_i p_i^y (1 - p_i)^(1 - y) / sum_j (...)  (EM on the mixture) instead of one label shared by all
   cases, where f_i is how closely the episode's plan follows case i's plan (see `credit.py`);
-  its credited successes and uses turn the prior into a Beta posterior;
+  its credited successes and uses (each weighed by the reward's confidence) turn the prior into a
+  Beta posterior; when selecting, a case also counts the records of candidates whose plans are
+  alike (`credit.kinship`), so a new paraphrase of a proven plan starts from that plan's record;
 - exploration by Thompson sampling from that posterior (or epsilon-greedy), then the best K, best first;
 - a trial: a case whose quarantine verdict is open (see `lifecycle.on_trial`) goes first on a task
   for which it is the most similar case, so the evidence that decides it comes soon.
@@ -78,10 +80,19 @@ class LearnedPolicy:
         return _sigmoid(self.features(task_vec, cases) @ weights)
 
     @staticmethod
-    def posterior(prior: np.ndarray, usage: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
-        """Return Beta(alpha, beta) per case: the prior worth PRIOR_STRENGTH uses plus credited record."""
+    def posterior(
+        prior: np.ndarray, usage: list[dict[str, Any]], kin: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Return Beta(alpha, beta) per case: the prior worth PRIOR_STRENGTH uses plus credited record.
+
+        `kin` (cases x cases, 1 on the diagonal): how much of each other case's record counts as the
+        case's own, because their plans are alike (`credit.kinship`): a paraphrase of a plan that
+        worked inherits its record, a new case is not a blank.
+        """
         uses = np.array([u.get("credit_uses", 0.0) for u in usage])
         wins = np.array([u.get("credit_successes", 0.0) for u in usage])
+        if kin is not None:
+            uses, wins = kin @ uses, kin @ wins
         alpha = PRIOR_STRENGTH * prior + wins + 1e-3
         beta = PRIOR_STRENGTH * (1 - prior) + np.maximum(uses - wins, 0.0) + 1e-3
         return alpha, beta
@@ -94,6 +105,7 @@ class LearnedPolicy:
         usage: list[dict[str, Any]],
         k: int,
         trial: list[bool] | None = None,
+        kin: np.ndarray | None = None,
     ) -> list[dict[str, Any]]:
         """Score candidates (sampled or mean posterior) and keep the best k; score = P(success).
 
@@ -102,7 +114,7 @@ class LearnedPolicy:
         """
         if not candidates:
             return []
-        alpha, beta = self.posterior(self.prior(task_vec, candidates), usage)
+        alpha, beta = self.posterior(self.prior(task_vec, candidates), usage, kin)
         mean = alpha / (alpha + beta)
         if self.exploration == "thompson":
             rank_by = self._rng.beta(alpha, beta)

@@ -12,7 +12,12 @@ from memento_graph import prompts
 from memento_graph.catalogue import tool_catalogue
 from memento_graph.context import Context
 from memento_graph.llm import ask_json, chat_model
-from memento_graph.nodes.plan_schema import SubtaskSpec, planner_output, salvage_plan
+from memento_graph.nodes.plan_schema import (
+    SubtaskSpec,
+    attributed_ids,
+    planner_output,
+    salvage_plan,
+)
 from memento_graph.state import State
 from memento_graph.toolbox import get_tools
 
@@ -84,6 +89,7 @@ async def plan(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         }
     subtasks = subtask_records(cycle, output.plan)
     record = {"cycle": cycle, "thought": output.thought, "subtasks": list(subtasks.values())}
+    record.update(attributed_ids(output, state.get("cases") or []))  # followed, avoided: case ids
     if error:  # the reply failed its checks twice and was salvaged: say what was mended
         record["salvaged"] = error
     return {

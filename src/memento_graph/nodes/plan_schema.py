@@ -36,14 +36,42 @@ class SubtaskSpec(BaseModel):
     depends_on: list[int] = Field(default_factory=list, max_length=6)
 
 
-class PlannerOutput(BaseModel):
-    """The planner's reply: a plan or a final answer.
+def case_numbers(value: Any) -> Any:
+    """Read the numbers of shown cases leniently: unique integers, anything else dropped.
 
-    The thought comes last, so a small model that rambles in it has already written the plan.
+    Unknown numbers are dropped later, against the cases actually shown (`attributed_ids`).
+    """
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        value = [value]
+    out: list[int] = []
+    for item in value:
+        text = str(item).strip().lstrip("#").removeprefix("Example").strip()
+        if text.isdigit() and int(text) not in out:
+            out.append(int(text))
+    return out[:MAX_NAMED]
+
+
+MAX_NAMED = 8  # the planner names at most this many shown cases per list
+
+
+class PlannerOutput(BaseModel):
+    """The planner's reply: a plan or a final answer, and which shown cases it followed or avoided.
+
+    The plan comes first, then the attribution (`followed`: the numbers of the shown examples the
+    plan follows or adapts; `avoided`: those whose mistakes it avoids), then the thought last, so a
+    small model that rambles in it has already written the plan and the attribution.
     """
 
     plan: list[SubtaskSpec] = Field(default_factory=list, max_length=12)
     final_answer: Annotated[str | None, clipped(1000)] = None
+    followed: Annotated[list[int], BeforeValidator(case_numbers)] = Field(
+        default_factory=list, max_length=MAX_NAMED
+    )
+    avoided: Annotated[list[int], BeforeValidator(case_numbers)] = Field(
+        default_factory=list, max_length=MAX_NAMED
+    )
     thought: Annotated[str, clipped(500)] = ""
 
     @model_validator(mode="after")
@@ -99,8 +127,8 @@ def salvage_plan(text: str, schema: type[PlannerOutput]) -> tuple[PlannerOutput,
     """Make a usable plan of a reply that failed its checks twice, or None when none can be made.
 
     Only what has one sensible reading is mended: a reply cut at the length limit keeps the
-    subtasks it wrote in full (the last, being written, is dropped unless it is the only one;
-    a string cut short is kept as cut), duplicate subtask ids are renumbered,
+    subtasks it wrote in full (the last, when the cut fell inside the plan, is dropped unless it is
+    the only one; a string cut short is kept as cut) and the attribution written, duplicate subtask ids are renumbered,
     dependencies on itself or on unknown ids are dropped, and a cycle drops every dependency.
     Returns the plan and what was mended.
     """
@@ -113,7 +141,12 @@ def salvage_plan(text: str, schema: type[PlannerOutput]) -> tuple[PlannerOutput,
             data = parse_partial_json(text)
         except ValueError:  # not JSON at all
             return None
-        if isinstance(data, dict) and len(data.get("plan") or []) > 1:
+        later = ("final_answer", "followed", "avoided", "thought")  # written after the plan
+        if (
+            isinstance(data, dict)
+            and len(data.get("plan") or []) > 1
+            and not set(data) & set(later)
+        ):
             data["plan"] = data["plan"][:-1]
         mended.append("kept the subtasks written before the reply was cut")
     try:
@@ -140,7 +173,28 @@ def salvage_plan(text: str, schema: type[PlannerOutput]) -> tuple[PlannerOutput,
             s["depends_on"] = []
         mended.append("dropped cyclic dependencies")
     try:
-        plan = schema.model_validate({"plan": steps, "thought": str(data.get("thought") or "")})
+        plan = schema.model_validate(
+            {
+                "plan": steps,
+                "followed": data.get("followed"),
+                "avoided": data.get("avoided"),
+                "thought": str(data.get("thought") or ""),
+            }
+        )
     except ValidationError:
         return None
     return plan, "; ".join(mended) or "accepted as is"
+
+
+def attributed_ids(output: PlannerOutput, cases: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Map the planner's `followed` / `avoided` numbers to the ids of the cases shown as those numbers.
+
+    Cases are numbered by their rank (as `prompts.format_cases` shows them); numbers no shown case
+    carries are ignored, and a case named as both followed and avoided counts as followed.
+    """
+    by_number = {int(c.get("rank") or i): c["id"] for i, c in enumerate(cases, 1) if c.get("id")}
+    followed = [by_number[n] for n in output.followed if n in by_number]
+    avoided = [
+        by_number[n] for n in output.avoided if n in by_number and by_number[n] not in followed
+    ]
+    return {"followed": followed, "avoided": avoided}

@@ -72,7 +72,11 @@ async def write_memory(state: State, runtime: Runtime[Context]) -> dict[str, Any
         await asyncio.to_thread(lambda: memory.record_episode(**episode))
         return update
     retrieved = state.get("cases") or []
-    case = await asyncio.to_thread(lambda: memory.complete_episode(**episode, retrieved=retrieved))
+    first = (state.get("plans") or [{}])[0]  # the plan the case keeps: its attribution
+    attribution = {k: first.get(k) or [] for k in ("followed", "avoided")}
+    case = await asyncio.to_thread(
+        lambda: memory.complete_episode(**episode, retrieved=retrieved, attribution=attribution)
+    )
     return {**update, "case_id": case.get("id")}
 
 
@@ -86,6 +90,7 @@ def _as_recorded(state: State, episode: dict[str, Any]) -> dict[str, Any]:
         "source": episode.get("judge_source"),
         "model": episode.get("judge_model"),
         "rationale": episode.get("judge_rationale"),
+        "confidence": episode.get("reward_confidence"),
     }
     reward = episode.get("reward")
     problem = case_problem(state) or (None if reward is not None else "reward unknown")
