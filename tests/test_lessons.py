@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from memento_graph.agent import open_agent
 from memento_graph.context import Context
 from memento_graph.memory import open_memory
 from memento_graph.memory.portability import export_cases, import_cases
 from memento_graph.prompts import format_cases
-from memento_graph.runner import open_agent
 from roles import (
     answer_reply,
     is_executor,
