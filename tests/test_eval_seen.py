@@ -42,11 +42,11 @@ def test_eval_starts_from_the_cases_and_warns_about_questions_already_in_them(ll
     assert result.exit_code == 0, result.output
     assert (
         "warning: 2 of 4 questions are already in the case bank (1 same text, 1 near-duplicates "
-        "at similarity >= 0.85)" in " ".join(result.stderr.split())
+        "at similarity >= 0.8)" in " ".join(result.stderr.split())
     )
     summary = json.loads((out / "summary.json").read_text())
     assert summary["seen"] == {
-        "checked": 4, "exact": 1, "near": 1, "similarity": 0.85, "excluded": False
+        "checked": 4, "exact": 1, "near": 1, "similarity": 0.8, "excluded": False
     }  # fmt: skip
     assert "seen in the case bank: 2 of 4 questions (included" in result.output
     by_question = {(r["arm"], r["question"]): r for r in records(out)}

@@ -63,7 +63,7 @@ def eval_command(
     seen_similarity: Annotated[
         float,
         typer.Option(help="A question this similar (cosine) to a case's task counts as seen."),
-    ] = 0.85,
+    ] = 0.8,
 ) -> None:
     """Evaluate the agent on a data set: accuracy per iteration, gain over a control, CIs."""
     from rich.console import Console

@@ -27,11 +27,13 @@ if TYPE_CHECKING:
     from memento_graph.memory import Memory
 
 REFERENCE_USER = "eval-cases"
-# all-MiniLM-L6-v2 on deepresearcher.jsonl against memory.jsonl (1,279 questions share a task's
-# text): 7 more reach 0.90 (5 the same question reworded, 2 differing in one word: mother/father,
-# enter/leave), 27 reach 0.85 (with some rewordings at 0.85-0.86). A false alarm only shrinks the
-# eval a little; a miss leaks an answer, so the line is drawn low.
-SEEN_SIMILARITY = 0.85
+# all-MiniLM-L6-v2, deepresearcher.jsonl against memory.jsonl (1,279 questions share a task's text):
+# 7 more reach 0.90 (5 the same question reworded, 2 differing in one word: mother/father,
+# enter/leave), 27 reach 0.85 and 52 reach 0.80. Rewordings of one multi-hop question reach down to
+# 0.79, mixed with different questions of one template ("author of America" / "Americana", 0.84):
+# no line separates them. A false alarm only shrinks the eval a little, a miss leaks an answer,
+# so the line is drawn low: about half of the 0.80-0.85 band is the same question reworded.
+SEEN_SIMILARITY = 0.8
 _BATCH = 512  # questions embedded at a time
 
 
