@@ -26,39 +26,45 @@ def lesson_key(lesson: str) -> str:
     return hashlib.sha1(lesson.strip().encode()).hexdigest()[:16]
 
 
-def _table(store: ExperienceStore) -> Any:
-    table = store.db[_TABLE]
-    if not table.exists():
-        table.create(
-            {"thread_id": str, "case_id": str, "user": str, "lesson": str, "reward": float,
-             "created_at": str},
-            pk=("thread_id", "case_id"), if_not_exists=True,
-        )  # fmt: skip
-        table.create_index(["case_id", "lesson"], if_not_exists=True)
-    return table
+_CREATE = (
+    f'create table if not exists {_TABLE} (thread_id text, case_id text, "user" text, lesson text, '
+    "reward real, created_at text, primary key (thread_id, case_id))",
+    f"create index if not exists {_TABLE}_case on {_TABLE} (case_id, lesson)",
+)
+_MADE: set[int] = set()
+
+
+def _ensure(store: ExperienceStore) -> None:
+    """Create the votes table once per store (SQL shared by SQLite and PostgreSQL)."""
+    if id(store) in _MADE:
+        return
+    with store.lock, store.db.write() as conn:
+        for sql in _CREATE:
+            conn.execute(sql)
+    _MADE.add(id(store))
 
 
 def vote(
     store: ExperienceStore, user: str, thread_id: str, shown: list[dict[str, Any]], reward: float
 ) -> None:
     """Record an episode's votes on the lessons it was shown (replacing its earlier votes)."""
-    rows = [
-        {"thread_id": thread_id, "case_id": c["id"], "user": user,
-         "lesson": lesson_key(c["lesson"]), "reward": float(reward), "created_at": now_iso()}
+    rows = {
+        c["id"]: [thread_id, c["id"], user, lesson_key(c["lesson"]), float(reward), now_iso()]
         for c in shown if c.get("lesson")
-    ]  # fmt: skip
-    with store.lock, store.db.conn:
-        table = _table(store)
-        table.delete_where("thread_id = ?", [thread_id])
-        if rows:
-            table.insert_all(rows, pk=("thread_id", "case_id"), replace=True)
+    }  # fmt: skip
+    _ensure(store)
+    insert = f'insert into {_TABLE} (thread_id, case_id, "user", lesson, reward, created_at) '
+    with store.lock, store.db.write() as conn:
+        conn.execute(f"delete from {_TABLE} where thread_id = ?", [thread_id])
+        for case_id in sorted(rows):
+            conn.execute(insert + "values (?, ?, ?, ?, ?, ?)", rows[case_id])
 
 
 def revote(store: ExperienceStore, thread_id: str, reward: float) -> None:
     """Change an episode's votes to a new reward (user feedback)."""
-    with store.lock, store.db.conn:
-        _table(store)
-        store.db.execute(
+    _ensure(store)
+    with store.lock, store.db.write() as conn:
+        conn.execute(
             f"update {_TABLE} set reward = ? where thread_id = ?", [float(reward), thread_id]
         )
 
@@ -70,12 +76,12 @@ def votes(store: ExperienceStore, cases: list[dict[str, Any]]) -> dict[str, dict
     if keyed:
         marks = ",".join("?" * len(keyed))
         sql = (
-            f"select case_id, lesson, total(reward), count(*) from {_TABLE} "
+            f"select case_id, lesson, coalesce(sum(reward), 0), count(*) from {_TABLE} "
             f"where case_id in ({marks}) group by case_id, lesson"
         )
-        with store.lock:
-            _table(store)
-            rows = store.db.execute(sql, list(keyed)).fetchall()
+        _ensure(store)
+        with store.db.read() as conn:
+            rows = conn.execute(sql, list(keyed)).fetchall()
         for case_id, key, up, n in rows:
             if keyed.get(case_id) == key:
                 out[case_id] = {"up": float(up), "down": float(n) - float(up)}
