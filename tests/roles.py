@@ -89,3 +89,11 @@ def offered_tools(req: dict) -> list[str]:
 def max_tokens_of(req: dict) -> int | None:
     """Return the reply bound a request carries (`max_completion_tokens` or `max_tokens`)."""
     return req.get("max_completion_tokens", req.get("max_tokens"))
+
+
+def is_lesson(req: dict) -> bool:
+    return "You review one finished episode" in system_text(req)
+
+
+def lesson_reply(lesson: str) -> Reply:
+    return Reply(content=json.dumps({"lesson": lesson}))

@@ -50,6 +50,10 @@ VARIABLES: dict[str, str] = {
     "MEMENTO_SYNTHESIZER_MAX_TOKENS": INT,
     "MEMENTO_JUDGE_MAX_TOKENS": INT,
     "MEMENTO_MAX_SUBTASKS": INT,
+    "MEMENTO_LESSONS": BOOL,
+    "MEMENTO_LESSON_MAX_TOKENS": INT,
+    "MEMENTO_LESSON_FLOOR": FRACTION,
+    "MEMENTO_SIMILARITY_FLOOR": FRACTION,
     "MEMENTO_TOOL_CATALOGUE_TOKENS": INT,
     "MEMENTO_HOME": "path",
     "MEMENTO_EMBEDDING_MODEL": TEXT,
@@ -87,6 +91,7 @@ VARIABLES: dict[str, str] = {
     # addresses, checked where they are used (one line naming them, see the tests below)
     "MEMENTO_CHROMA_URL": "url",
     "MEMENTO_CHECKPOINT_URL": "url",
+    "MEMENTO_EXPERIENCE_URL": "url",
     # free text, paths and names: any value is taken as is (a wrong one fails where it is used)
     "MEMENTO_EMBEDDING_MODEL_DIR": "free",
     "MEMENTO_DEBUG": "free",

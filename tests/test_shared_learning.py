@@ -80,6 +80,7 @@ def servers(llm, tmp_path, pg_url, chroma_url):
         "MEMENTO_CHROMA_URL": chroma_url,
         "MEMENTO_POLICY": "learned",
         "MEMENTO_EMBEDDING_MODEL": "openai:emb",  # the scripted server's embeddings: no model to load
+        "MEMENTO_SIMILARITY_FLOOR": "0",  # those are hashes: a floor on meaning does not apply
     }
     started = []
     try:

@@ -74,6 +74,23 @@ class Context:
     synthesizer_max_tokens: int = _env_field(512, "Most tokens of the best-effort answer.")
     judge_max_tokens: int = _env_field(512, "Most tokens of the LLM judge's reply.")
     max_subtasks: int = _env_field(8, "Most subtasks in one plan.")
+    lessons: bool = _env_field(
+        True,
+        "Distil a short lesson into each new case (what worked, or the pitfall to avoid): one "
+        "more planner-model call per episode; a failed or cut call only leaves the case without.",
+    )
+    lesson_max_tokens: int = _env_field(200, "Most tokens of one lesson reply.")
+    lesson_floor: float = _env_field(
+        0.3,
+        "A lesson is shown while its usefulness, (up + 1) / (up + down + 2) over the votes of "
+        "the episodes it was shown to (success up, failure down), is at least this.",
+    )
+    similarity_floor: float = _env_field(
+        0.4,
+        "Cases whose task is less similar (cosine) than this are not shown to the planner; "
+        "0.4 is about the 99th percentile of unrelated questions under all-MiniLM-L6-v2; "
+        "0 turns the floor off.",
+    )
     tool_catalogue_tokens: int = _env_field(
         800, "Budget (about 4 characters a token) of the tool list shown to the planner."
     )
@@ -140,7 +157,8 @@ class Context:
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise MementoError(f"{where} must be a number, got {value!r}")
             low = 0 if f.name == "top_k" else None
-            check_range(where, value, low=low, high=MAX_VALUE)
+            low, high = _BOUNDS.get(f.name, (low, MAX_VALUE))
+            check_range(where, value, low=low, high=high)
             if f.name in _POSITIVE and value <= 0:
                 raise MementoError(f"{where} must be positive, got {value}")
         if self.policy not in POLICIES:
@@ -178,6 +196,7 @@ class Context:
 
 
 POLICIES = ("similarity", "learned", "none")
+_BOUNDS = {"lesson_floor": (0, 1), "similarity_floor": (0, 1)}
 MAX_VALUE = 10**9  # larger numbers are typos (and overflow timers and token limits)
 _POSITIVE = (
     "max_cycles",
@@ -188,6 +207,7 @@ _POSITIVE = (
     "executor_max_tokens",
     "synthesizer_max_tokens",
     "judge_max_tokens",
+    "lesson_max_tokens",
     "max_subtasks",
     "tool_catalogue_tokens",
     "tool_timeout",

@@ -42,6 +42,12 @@ answer: a number, or as few words as possible, or a comma-separated list. Reply 
 JUDGE_SYSTEM = """You judge whether an agent's answer to a task is correct. Give a short rationale
 first, then the verdict. Reply with JSON only: {"rationale": str, "verdict": "correct" | "incorrect"}"""
 
+LESSON_SYSTEM = """You review one finished episode of an agent: the task, the plan it followed, what
+the steps found, its answer and the verdict on it. Write ONE lesson for future similar tasks, in one
+or two short sentences: if the answer was correct, why the plan worked (a strategy to reuse); if it
+was wrong, the likely cause and the pitfall to avoid next time. State the general insight, not this
+task's names or answer. Reply with JSON only: {"lesson": str}"""
+
 BUDGET_SPENT = """You have used all your tool calls for this subtask. Reply now with the result from
 what you have found, without calling tools."""
 
@@ -70,14 +76,31 @@ def _plan_text(plan: str) -> str:
         return f"  {plan}"
 
 
+def _clip(text: Any, limit: int) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _why(case: dict[str, Any]) -> str:
+    """Return a shown case's answer (negatives), the judge's reason (negatives) and its lesson."""
+    lines = []
+    if case.get("label") == "negative" and case.get("answer"):
+        lines.append(f"Answer given: {_clip(case['answer'], 200)}")
+    if case.get("label") == "negative" and case.get("rationale"):
+        lines.append(f"Why it failed: {_clip(case['rationale'], 300)}")
+    if case.get("lesson"):
+        lines.append(f"Lesson: {_clip(case['lesson'], 300)}")
+    return "".join(f"\n{line}" for line in lines)
+
+
 def format_cases(cases: list[dict[str, Any]]) -> str:
-    """Show retrieved cases as positive examples to follow and negative ones to avoid."""
+    """Show retrieved cases as positive examples to follow and negative ones to avoid, with why."""
     if not cases:
         return ""
     parts = []
     for label, title in (
         ("positive", "Positive examples (these plans succeeded: follow them)"),
-        ("negative", "Negative examples (these plans failed: avoid their mistakes)"),
+        ("negative", "Negative examples (these plans failed: do not repeat what went wrong)"),
     ):
         chosen = [c for c in cases if c.get("label") == label]
         if not chosen:
@@ -88,6 +111,7 @@ def format_cases(cases: list[dict[str, Any]]) -> str:
             parts.append(
                 f"Example {number}:\nTask: {case['task']}\nPlan:\n{_plan_text(case['plan'])}"
             )
+            parts[-1] += _why(case)
     return "\n\n".join(parts)
 
 
@@ -108,6 +132,17 @@ def planner_request(
             "answer if these results are enough; otherwise a new plan for the remaining work only."
         )
     return "\n\n".join(parts)
+
+
+def lesson_request(
+    task: str, plan: str, results: list[dict[str, Any]], answer: str, verdict: str
+) -> str:
+    """Build the lesson writer's user message: task, plan, what the steps found, answer, verdict."""
+    found = "\n".join(f"- {_clip(r.get('output') or r.get('status'), 200)}" for r in results[:4])
+    return (
+        f"Task: {task}\n\nPlan:\n{_plan_text(plan)}\n\nWhat the steps found:\n{found or '- nothing'}"
+        f"\n\nAnswer: {_clip(answer or '(none)', 300)}\n\nVerdict: {_clip(verdict, 400)}"
+    )
 
 
 def executor_request(

@@ -26,7 +26,7 @@ from cli_run import memento
 pytestmark = pytest.mark.realmodel
 B = BUDGETS
 # Output tokens one run may spend: planner (reply + repair), executors (forced call, tool
-# rounds, final), best-effort answer, judge (reply + repair).
+# rounds, final), best-effort answer, judge (reply + repair), lesson (reply + repair).
 MAX_OUTPUT = (
     2 * B["MEMENTO_PLANNER_MAX_TOKENS"] * B["MEMENTO_MAX_CYCLES"]
     + B["MEMENTO_MAX_SUBTASKS"]
@@ -34,6 +34,7 @@ MAX_OUTPUT = (
     * B["MEMENTO_EXECUTOR_MAX_TOKENS"]
     + B["MEMENTO_SYNTHESIZER_MAX_TOKENS"]
     + 2 * B["MEMENTO_JUDGE_MAX_TOKENS"]
+    + 2 * B["MEMENTO_LESSON_MAX_TOKENS"]
 )
 tool_calls_seen: list[int] = []
 

@@ -50,6 +50,20 @@ def eval_command(
     fmt: Annotated[
         str, typer.Option("--format", help="auto, jsonl, deepresearcher, gaia or simpleqa.")
     ] = "auto",
+    cases: Annotated[
+        Path | None,
+        typer.Option(
+            help="Case file (any `memento cases import` format) each seed's memory starts from."
+        ),
+    ] = None,
+    exclude_seen: Annotated[
+        bool,
+        typer.Option("--exclude-seen", help="Leave out the questions already in the --cases bank."),
+    ] = False,
+    seen_similarity: Annotated[
+        float,
+        typer.Option(help="A question this similar (cosine) to a case's task counts as seen."),
+    ] = 0.8,
 ) -> None:
     """Evaluate the agent on a data set: accuracy per iteration, gain over a control, CIs."""
     from rich.console import Console
@@ -74,6 +88,9 @@ def eval_command(
         judge=judge,
         retry_failed=retry_failed,
         fmt=fmt,
+        cases=str(cases) if cases else None,
+        exclude_seen=exclude_seen,
+        seen_similarity=seen_similarity,
     )
     try:
         evaluate(config)

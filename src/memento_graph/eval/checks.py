@@ -32,6 +32,12 @@ def check_options(config: EvalConfig) -> None:
         raise MementoError(f"--out {config.out} is a file: give a folder (made if missing)")
     if config.limit is not None and not 1 <= config.limit <= 10**9:
         raise MementoError(f"--limit must be between 1 and 10^9, got {config.limit}")
+    if not 0 < config.seen_similarity <= 1:  # NaN fails too
+        raise MementoError(f"--seen-similarity must be in (0, 1], got {config.seen_similarity}")
+    if config.exclude_seen and not config.cases:
+        raise MementoError("--exclude-seen needs --cases: the case bank the eval starts from")
+    if config.cases and not Path(config.cases).expanduser().is_file():
+        raise MementoError(f"--cases {config.cases}: no such file")
 
 
 def split_fields(items: list[EvalItem], split_by: str | None) -> list[str]:

@@ -20,6 +20,7 @@ from typing import Any
 from memento_graph.eval.datasets import EvalItem
 from memento_graph.eval.metrics import METRICS, Judge, score_answer
 from memento_graph.eval.results import ResultsLog
+from memento_graph.eval.seen import SEEN_SIMILARITY
 
 MEMORY_ARM = "memory"
 CONTROL_ARM = "control"
@@ -54,6 +55,9 @@ class EvalConfig:
     judge: bool = True
     retry_failed: bool = False
     fmt: str = "auto"
+    cases: str | None = None
+    exclude_seen: bool = False
+    seen_similarity: float = SEEN_SIMILARITY
 
     @property
     def arms(self) -> list[str]:

@@ -14,7 +14,7 @@ from memento_graph.errors import MementoError
 RESULTS = "results.jsonl"
 MANIFEST = "manifest.json"
 # Settings that change what an item's result means; a rerun into the same --out must keep them.
-FIXED = ("dataset_sha256", "format", "memory", "shuffle", "limit")
+FIXED = ("dataset_sha256", "format", "memory", "shuffle", "limit", "cases_sha256", "seen_filter")
 
 
 class ResultsLog:

@@ -38,6 +38,7 @@ def evaluate(config: EvalConfig) -> None:
         )
     items = load_dataset(config.dataset, config.fmt)
     splits = split_fields(items, config.split_by)
+    cases = Path(config.cases).expanduser() if config.cases else None
     source = Path(config.dataset).expanduser()
     source = source / "metadata.jsonl" if source.is_dir() else source
     settings = {
@@ -53,13 +54,31 @@ def evaluate(config: EvalConfig) -> None:
         "metric": config.metric,
         "judge": config.judge,
         "splits": splits,
+        "cases": str(cases.resolve()) if cases else None,
+        "cases_sha256": file_sha256(cases) if cases else None,
+        "seen_filter": f">= {config.seen_similarity:g}" if config.exclude_seen else None,
     }
     manifest = open_manifest(Path(config.out), settings)
+    seen = None
+    if cases:
+        from memento_graph.context import Context
+        from memento_graph.eval.seen import prepare, tell
+
+        items, seen = prepare(Context(), config, items)
+        tell(Console(stderr=True), seen, config, len(items))
     done = finished(config, ResultsLog(Path(config.out)))
     records = asyncio.run(_evaluate(config, items, manifest["run_id"], done))
     summary = summarize(records, splits, settings)
+    if seen is not None:
+        summary["seen"] = seen.summary(config.seen_similarity, config.exclude_seen)
     console = Console()
     console.print(summary_table(summary))
+    if seen is not None and seen.count:
+        what = "left out" if config.exclude_seen else "included: recall, not learning"
+        console.print(
+            f"seen in the case bank: {seen.count} of {seen.checked} questions ({what})",
+            highlight=False,
+        )
     console.print(metrics_table(summary))
     for table in split_tables(summary):
         console.print(table)

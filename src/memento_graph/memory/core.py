@@ -10,7 +10,7 @@ import numpy as np
 
 from memento_graph.errors import MementoError
 from memento_graph.killpoints import reached
-from memento_graph.memory import lifecycle
+from memento_graph.memory import lesson_votes, lifecycle
 from memento_graph.memory.case_bank import CaseBank, chroma_client
 from memento_graph.memory.credit import (
     clean_attribution,
@@ -38,6 +38,10 @@ def experience_store(home: Path, url: str = "") -> ExperienceStore:
         if key not in _STORES:
             _STORES[key] = ExperienceStore(url=url) if url else ExperienceStore(Path(key))
         return _STORES[key]
+
+
+def _above(case: dict[str, Any], floor: float | None) -> bool:
+    return floor is None or case["similarity"] >= floor
 
 
 def public(case: dict[str, Any]) -> dict[str, Any]:
@@ -91,24 +95,35 @@ class Memory:
 
     def _with_usage(self, cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
         usage = self.store.usage([c["id"] for c in cases])
+        votes = lesson_votes.votes(self.store, cases)
         for case in cases:
             case["usage"] = usage[case["id"]]
+            case["lesson_votes"] = votes.get(case["id"])
         return cases
 
     # -- retrieval -------------------------------------------------------------------------------------
-    def retrieve(self, task: str, k: int, policy: str) -> list[dict[str, Any]]:
-        """Return up to k active cases for a task, best first, each with score, rank and label."""
+    def retrieve(
+        self, task: str, k: int, policy: str, *, floor: float | None = None,
+        lesson_floor: float = lesson_votes.FLOOR,
+    ) -> list[dict[str, Any]]:  # fmt: skip
+        """Return up to k active cases for a task, best first, each with score, rank and label.
+
+        Cases less similar than `floor` are never shown; a lesson less useful than `lesson_floor`
+        is left out (its case is not). `rationale` is the judge's reason (None for imported cases).
+        """
         if policy not in POLICIES:
             raise MementoError(f"unknown policy {policy!r}: use one of {', '.join(POLICIES)}")
         if policy == "none" or k <= 0 or not task.strip():
             return []
         vec = self.embed([task])[0]
         if policy == "similarity":
-            chosen = similarity_select(self.bank.query(vec, k, status="active"), k)
+            found = self.bank.query(vec, k, status="active")
+            chosen = similarity_select([c for c in found if _above(c, floor)], k)
         else:
             pool = self.bank.query(
                 vec, max(self.candidates, 3 * k), status="active", embeddings=True
             )
+            pool = [c for c in pool if _above(c, floor)]
             by_id = self.store.usage([c["id"] for c in pool])
             usage = [by_id[c["id"]] for c in pool]
             baseline = self.store.mean_reward(self.user, recent=lifecycle.RECENT)
@@ -116,22 +131,26 @@ class Memory:
             kin = kinship(plan_similarity(self.embed, [c["plan"] for c in pool])) if pool else None
             chosen = self.learned_policy(len(vec)).select(vec, pool, usage, k, trial, kin)
         reached("retrieved")
-        keys = ("id", "task", "plan", "answer", "reward", "score", "similarity", "status")
-        return [
-            {**{key: c.get(key) for key in keys}, "rank": rank, "label": label_of(c["reward"])}
+        keys = ("id", "task", "plan", "answer", "reward", "score", "similarity", "status", "lesson")
+        shown = [
+            {**{key: c.get(key) for key in keys}, "rank": rank, "label": label_of(c["reward"]),
+             "rationale": None if c["judge"].get("source") == "import" else c["judge"].get("rationale")}
             for rank, c in enumerate(chosen, start=1)
-        ]
+        ]  # fmt: skip
+        lesson_votes.keep_useful(self.store, shown, lesson_floor)
+        return shown
 
     # -- write-back ------------------------------------------------------------------------------------
     def complete_episode(
         self, *, thread_id: str, task: str, plan: str, answer: str | None, reward: float, judge: dict,
         retrieved: list[dict], policy: str, models: dict, status: str = "done",
-        tokens: dict | None = None, attribution: dict | None = None,
+        tokens: dict | None = None, attribution: dict | None = None, lesson: str | None = None,
     ) -> dict[str, Any]:  # fmt: skip
         """Record an episode, write (or update) its case, credit the shown cases, learn, run lifecycle.
 
         `attribution`: the planner's own account, `{"followed": [case ids], "avoided": [case ids]}`;
-        the judge record's source and confidence weigh the reward's evidence (see `trust.py`).
+        the judge record's source and confidence weigh the reward's evidence (see `trust.py`). The
+        lessons shown with `retrieved` cases get this episode's vote (see lesson_votes.py).
         """
         reward = check_reward(reward)
         confidence = reward_confidence(judge)
@@ -143,7 +162,9 @@ class Memory:
                 if existing is not None:
                     return existing
             vec = self.embed([task])[0]
-            case = self._write_case(vec, thread_id, task, plan, answer, reward, judge, models)
+            case = self._write_case(
+                vec, thread_id, task, plan, answer, reward, judge, models, lesson
+            )
             reached("case_written")  # a test hook (killpoints.py)
             shown = self._shown(vec, retrieved)
             credit = self._learn(vec, shown, plan, reward, confidence, attribution)
@@ -160,6 +181,7 @@ class Memory:
                  "similarity": c["similarity"], "policy": policy, "credit": float(cr)}
                 for c, cr in zip(shown, credit, strict=True)
             ]  # fmt: skip
+            lesson_votes.vote(self.store, self.user, thread_id, retrieved or [], reward)
             self.store.record(episode, rows)
             reached("episode_recorded")
             self._lifecycle([c["id"] for c in shown])
@@ -187,11 +209,12 @@ class Memory:
 
     def _write_case(
         self, vec: np.ndarray, thread_id: str, task: str, plan: str, answer: str | None,
-        reward: float, judge: dict, models: dict,
+        reward: float, judge: dict, models: dict, lesson: str | None = None,
     ) -> dict[str, Any]:  # fmt: skip
         now = now_iso()
         fresh = {
             "task": task, "plan": plan, "answer": answer, "reward": reward, "status": "active",
+            "lesson": lesson,
             "judge": {k: judge.get(k) for k in ("source", "model", "rationale")},
             "provenance": {"thread_id": thread_id, "created_at": now, "updated_at": now,
                            "embedder": self.embedder.id, "models": dict(models or {})},
@@ -290,6 +313,7 @@ class Memory:
                 thread_id, reward=reward, judge_source="user", judge_model=None,
                 judge_rationale=rationale, note=note, reward_confidence=CERTAIN,
             )  # fmt: skip
+            lesson_votes.revote(self.store, thread_id, reward)
             case = self.get_case(episode["case_id"]) if episode.get("case_id") else None
             judge = {"judge_source": "user", "judge_model": "", "judge_rationale": rationale}
             if case and case["provenance"].get("thread_id") == thread_id:
@@ -297,6 +321,7 @@ class Memory:
             elif case and reward > case["reward"]:  # this episode's plan now beats the case's plan
                 self.bank.update(
                     case["id"], plan=episode["plan"], answer=episode.get("answer"), reward=reward,
+                    lesson="",  # the lesson was about the plan replaced
                     thread_id=thread_id, updated_at=now_iso(), **judge,
                 )  # fmt: skip
             vec = episode["task_embedding"]

@@ -2,7 +2,8 @@
 
 Formats read, one JSON object per line:
 - memento-graph: a first line `{"manifest": {"schema_version", "embedder", ...}}`, then full cases (with
-  their embedding, reused when the embedder matches, else the tasks are re-embedded);
+  their answer, judge rationale, lesson, and embedding, reused when the embedder matches, else the
+  tasks are re-embedded; a file from before lessons simply has none);
 - original Memento case bank: `{"case", "plan", "case_label": "positive"|"negative"}`;
 - original Memento training data: `{"question", "plan", "reward"}`.
 Imports check every line before storing any and never overwrite a stored case. Cases are stored in
@@ -37,6 +38,7 @@ _CASE_KEYS = (
     "provenance",
     "status",
     "revisions",
+    "lesson",
 )
 
 
@@ -101,6 +103,8 @@ def _from_ours(row: dict[str, Any], n: int) -> dict[str, Any]:
         raise MementoError(f"line {n}: a case needs an id and a task")
     case = {k: row.get(k) for k in _CASE_KEYS}
     case["reward"] = check_reward(row.get("reward"), f"line {n}: ")
+    if not isinstance(case["lesson"], str | None):
+        raise MementoError(f"line {n}: a case's lesson must be text, got {case['lesson']!r}")
     case["status"] = case["status"] or "active"
     case["judge"] = case["judge"] or {"source": "import"}
     case["provenance"] = dict(case["provenance"] or {"created_at": now_iso()})

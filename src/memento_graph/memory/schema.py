@@ -1,7 +1,7 @@
 """The case schema: a case as a dict, and its flat form in Chroma metadata.
 
-A case is (task = state, plan = action, reward) plus the answer, the judge's verdict, provenance, status,
-usage and the user namespace. Chroma stores the task as the document and every other scalar as metadata.
+A case is (task = state, plan = action, reward) plus the answer, the judge's verdict, a lesson, provenance,
+status, usage and the user namespace. Chroma stores the task as the document and every other scalar as metadata.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ _FLAT = {
     ("models", "judge"): "judge_llm",
 }
 _TOP = ("plan", "answer", "reward", "status", "user", "revisions", "status_reason", "merged_into")
+_TOP += ("lesson",)  # distilled at write time (absent from older cases)
 
 
 def now_iso() -> str:
@@ -83,6 +84,7 @@ def from_metadata(case_id: str, task: str, meta: dict[str, Any]) -> dict[str, An
     case["reward"] = float(case["reward"] or 0.0)
     case["status"] = case["status"] or "active"
     case["revisions"] = int(case["revisions"] or 0)
+    case["lesson"] = case["lesson"] or None
     nested: dict[str, dict[str, Any]] = {"judge": {}, "provenance": {}, "models": {}}
     for (group, key), flat in _FLAT.items():
         nested[group][key] = meta.get(flat) if meta.get(flat) != "" else None

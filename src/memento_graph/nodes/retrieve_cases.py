@@ -12,12 +12,17 @@ from memento_graph.state import State
 
 
 async def retrieve_cases(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Retrieve up to `top_k` cases, labelled positive (reward >= 0.5) or negative."""
+    """Retrieve up to `top_k` cases above the similarity floor, labelled positive or negative."""
     ctx = runtime.context
     if ctx.policy == "none" or ctx.top_k <= 0:
         return {"cases": [], "cycle": 0, "status": "planning"}
     from memento_graph.memory import open_memory
 
     memory = await asyncio.to_thread(open_memory, ctx)
-    cases = await asyncio.to_thread(memory.retrieve, state["task"], ctx.top_k, ctx.policy)
+    floor = ctx.similarity_floor or None  # 0: no floor
+    cases = await asyncio.to_thread(
+        lambda: memory.retrieve(
+            state["task"], ctx.top_k, ctx.policy, floor=floor, lesson_floor=ctx.lesson_floor
+        )
+    )
     return {"cases": cases, "cycle": 0, "status": "planning"}

@@ -11,7 +11,8 @@ from langgraph.runtime import Runtime
 
 from memento_graph.context import Context
 from memento_graph.judge import case_problem, judge_reward
-from memento_graph.state import State
+from memento_graph.lesson import distil_lesson
+from memento_graph.state import State, add_counts
 
 
 def plan_json(state: State) -> str:
@@ -33,7 +34,8 @@ async def write_memory(state: State, runtime: Runtime[Context]) -> dict[str, Any
 
     An episode with no executed plan, a failed planning or no finished subtask, or whose reward
     is unknown (an unusable judge reply), is recorded without a case: it is never offered to
-    later tasks, and `memento feedback` can still give it a reward.
+    later tasks, and `memento feedback` can still give it a reward. A case gets a lesson when
+    `lessons` is on and the model gives one.
     """
     ctx = runtime.context
     thread_id = str(get_config()["configurable"].get("thread_id", ""))
@@ -71,11 +73,17 @@ async def write_memory(state: State, runtime: Runtime[Context]) -> dict[str, Any
     if problem:
         await asyncio.to_thread(lambda: memory.record_episode(**episode))
         return update
+    lesson = None
+    if ctx.lessons:
+        lesson, spent = await distil_lesson(state, episode["plan"], reward, judge, ctx)
+        update["tokens"] = add_counts(tokens, spent)
     retrieved = state.get("cases") or []
     first = (state.get("plans") or [{}])[0]  # the plan the case keeps: its attribution
     attribution = {k: first.get(k) or [] for k in ("followed", "avoided")}
     case = await asyncio.to_thread(
-        lambda: memory.complete_episode(**episode, retrieved=retrieved, attribution=attribution)
+        lambda: memory.complete_episode(
+            **episode, retrieved=retrieved, attribution=attribution, lesson=lesson
+        )
     )
     return {**update, "case_id": case.get("id")}
 
