@@ -14,6 +14,7 @@ def evaluate(config: EvalConfig) -> None:
     """Run an evaluation end to end: check, load, run the arms, print and write the summary."""
     import asyncio
     import os
+    import threading
 
     from rich.console import Console
 
@@ -54,6 +55,7 @@ def evaluate(config: EvalConfig) -> None:
         "judge": config.judge,
         "splits": splits,
     }
+    threading.Thread(target=_load_plotting, daemon=True).start()  # while the items run
     manifest = open_manifest(Path(config.out), settings)
     done = finished(config, ResultsLog(Path(config.out)))
     records = asyncio.run(_evaluate(config, items, manifest["run_id"], done))
@@ -71,6 +73,14 @@ def evaluate(config: EvalConfig) -> None:
         highlight=False,
         soft_wrap=True,
     )
+
+
+def _load_plotting() -> None:
+    """Import matplotlib (1-3 s) in the background, so the learning curve is drawn at once."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot  # noqa: F401 - loaded for plot_learning_curve
 
 
 async def _evaluate(
