@@ -100,15 +100,14 @@ class Calls:
         self.handler = Handler()
 
 
-async def run_task(task: str, ctx: Any, saver: Any) -> dict[str, Any]:
+async def run_task(task: str, ctx: Any, saver: Any, resources: Any) -> dict[str, Any]:
     from memento_graph.graph import graph_builder
 
     graph = graph_builder().compile(checkpointer=saver)
     calls = Calls()
-    config = {
-        "configurable": {"thread_id": f"bench-{time.time_ns()}"},
-        "callbacks": [calls.handler],
-    }
+    config = resources.config(
+        {"configurable": {"thread_id": f"bench-{time.time_ns()}"}, "callbacks": [calls.handler]}
+    )
     phases: dict[str, float] = defaultdict(float)
     opened: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -135,7 +134,8 @@ async def main(args: argparse.Namespace) -> None:
     from langgraph.checkpoint.memory import InMemorySaver
 
     from memento_graph.context import Context
-    from memento_graph.toolbox import get_tools, open_toolbox
+    from memento_graph.resources import Resources
+    from memento_graph.tool_source import ToolSource
 
     home = tempfile.mkdtemp(prefix="bench-realmodel-")
     ctx = Context(
@@ -149,17 +149,19 @@ async def main(args: argparse.Namespace) -> None:
         max_cycles=args.max_cycles,
     )
     results = []
+    resources = Resources(ToolSource(ctx))
     try:
-        async with open_toolbox(ctx):
-            schemas = json.dumps([convert_to_openai_tool(t) for t in get_tools()])
-            tool_tokens = count_tokens(base, schemas)
-            for task in TASKS[: args.tasks]:
-                results.append(await run_task(task, ctx, InMemorySaver()))
-                print(f"{results[-1]['seconds']:.1f} s  {task}", flush=True)
+        tools = await resources.tools()
+        schemas = json.dumps([convert_to_openai_tool(t) for t in tools])
+        tool_tokens = count_tokens(base, schemas)
+        for task in TASKS[: args.tasks]:
+            results.append(await run_task(task, ctx, InMemorySaver(), resources))
+            print(f"{results[-1]['seconds']:.1f} s  {task}", flush=True)
     finally:
+        await resources.aclose()
         if proc:
             proc.terminate()
-    report(results, tool_tokens, len(get_tools()) or None)
+    report(results, tool_tokens, len(tools) or None)
 
 
 def report(results: list[dict[str, Any]], tool_tokens: int, _n: int | None) -> None:

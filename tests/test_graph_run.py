@@ -7,7 +7,6 @@ import json
 import pytest
 from langchain_core.tools import tool
 
-from memento_graph import toolbox
 from memento_graph.agent import open_agent
 from memento_graph.context import Context
 from roles import (
@@ -25,13 +24,13 @@ from roles import (
 from scripted_llm import Reply, after_tool, last_user
 
 
-async def run(task: str, **kw):
+async def run(task: str, tools=(), **kw):
     ctx_kw = {
         k: kw.pop(k)
         for k in list(kw)
         if k in ("policy", "max_cycles", "concurrency", "max_tool_calls")
     }
-    async with open_agent(Context(**ctx_kw)) as agent:
+    async with open_agent(Context(**ctx_kw), tools=tools) as agent:
         return await agent.run(task, **kw)
 
 
@@ -61,14 +60,11 @@ async def test_end_to_end_answer_reward_and_stored_case(llm, home):
     )
     llm.rule(lambda r: is_executor(r) and after_tool(r), Reply(content="1889"))
     llm.rule(is_replan, answer_reply("Statue of Liberty"))
-    toolbox.set_tools([add])
-    try:
-        out = await run(
-            "Which is older, the Eiffel Tower or the Statue of Liberty?",
-            ground_truth="Statue of Liberty<|answer_split|>the statue",
-        )
-    finally:
-        toolbox.set_tools([])
+    out = await run(
+        "Which is older, the Eiffel Tower or the Statue of Liberty?",
+        tools=[add],
+        ground_truth="Statue of Liberty<|answer_split|>the statue",
+    )
     assert out.status == "done" and out.answer == "Statue of Liberty"
     assert out.reward == 1.0 and out.case_id
     # the tool really ran: its result went back to the executor as a tool message
@@ -173,11 +169,7 @@ async def test_tool_errors_and_budget_go_back_to_the_model(llm, home):
     )
     llm.rule(is_executor, Reply(tool_calls=[("broken", {"x": "a"}), ("nope", {})]))
     llm.rule(is_replan, answer_reply("none"))
-    toolbox.set_tools([broken])
-    try:
-        out = await run("Use a tool", policy="none", max_tool_calls=3)
-    finally:
-        toolbox.set_tools([])
+    out = await run("Use a tool", tools=[broken], policy="none", max_tool_calls=3)
     assert out.status == "done"
     tool_msgs = [
         m["content"]
@@ -216,3 +208,55 @@ async def test_empty_task_is_refused(llm, home, bad):
 
     with pytest.raises(MementoError, match="task is empty"):
         await run(bad)
+
+
+class FakeMemory:
+    """A memory that offers one fixed case and keeps the episodes it is given."""
+
+    def __init__(self) -> None:
+        self.episodes: list[dict] = []
+
+    def retrieve(
+        self, task: str, k: int, policy: str, floor: float | None = None, lesson_floor: float = 0
+    ) -> list[dict]:
+        plan = '{"plan": [{"id": 1, "description": "ask the oracle", "depends_on": []}]}'
+        return [
+            {
+                "id": "fake-1",
+                "task": "An earlier oracle question",
+                "plan": plan,
+                "label": "positive",
+            }
+        ]
+
+    def episode(self, thread_id: str) -> None:
+        return None
+
+    def complete_episode(self, **episode) -> dict:
+        self.episodes.append(episode)
+        return {"id": "fake-case"}
+
+
+async def test_an_agent_runs_on_fake_tools_and_a_fake_memory(llm, home):
+    fake = FakeMemory()
+    opened: list[str] = []
+
+    def open_fake(context: Context) -> FakeMemory:
+        opened.append(context.user)
+        return fake
+
+    llm.rule(is_first_plan, plan_reply("add the numbers"))
+    llm.rule(
+        lambda r: is_executor(r) and not after_tool(r),
+        Reply(tool_calls=[("add", {"a": 2, "b": 3})]),
+    )
+    llm.rule(lambda r: is_executor(r) and after_tool(r), Reply(content="5"))
+    llm.rule(is_replan, answer_reply("5"))
+    async with open_agent(Context(user="ann"), tools=[add], open_memory=open_fake) as agent:
+        out = await agent.run("What is 2 + 3?", ground_truth="5")
+    assert out.answer == "5" and out.case_id == "fake-case" and out.cases_used == ["fake-1"]
+    assert opened == ["ann"]  # opened once, for the run's user
+    assert "An earlier oracle question" in last_user(llm.requests(is_first_plan)[0])
+    assert [e["task"] for e in fake.episodes] == ["What is 2 + 3?"]
+    assert fake.episodes[0]["retrieved"][0]["id"] == "fake-1"
+    assert not (home / "casebank").exists()  # nothing reached the real case bank

@@ -10,7 +10,7 @@ from fpdf import FPDF
 from openpyxl import Workbook
 
 from fixtures.mcp_support import context_for
-from memento_graph.toolbox import allow_files, open_toolbox
+from memento_graph.toolbox import open_toolbox
 
 pytestmark = pytest.mark.integration  # processes: see conftest.py
 
@@ -81,7 +81,7 @@ async def test_task_files_allowed_at_run_time(tmp_path, monkeypatch):
     async with open_toolbox(context_for(tmp_path / "home", "documents")) as box:
         read = box.find("documents", "read_document")
         assert "outside the workspace" in await read.ainvoke({"path": str(elsewhere / "task.txt")})
-        allow_files([str(elsewhere / "task.txt")])
+        box.allow([str(elsewhere / "task.txt")])
         assert "the input of the task" in await read.ainvoke({"path": str(elsewhere / "task.txt")})
         assert "outside the workspace" in await read.ainvoke(
             {"path": str(elsewhere / "sibling.txt")}

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from cli_run import memento
 from fixtures.mcp_support import write_mcp_json
-from memento_graph import prompts, toolbox
+from memento_graph import prompts
 from memento_graph.agent import open_agent
 from memento_graph.catalogue import tool_catalogue
 from memento_graph.commands.feedback import feedback
@@ -70,16 +70,14 @@ def secret(word: str) -> str:
 
 @pytest.fixture
 def tools():
-    """Register add, mul and secret as the loaded tools; record their calls in CALLS."""
+    """add, mul and secret, the agent's loaded tools; their calls are recorded in CALLS."""
     CALLS.clear()
-    toolbox.set_tools([add, mul, secret])
-    yield
-    toolbox.set_tools([])
+    return [add, mul, secret]
 
 
-async def run_state(task: str, ctx: Context | None = None, **kw):
-    """Run `task`; return the outcome and the thread's final state values."""
-    async with open_agent(ctx or Context(policy="none")) as agent:
+async def run_state(task: str, ctx: Context | None = None, tools=(), **kw):
+    """Run `task` with these loaded tools; return the outcome and the thread's final state values."""
+    async with open_agent(ctx or Context(policy="none"), tools=tools) as agent:
         out = await agent.run(task, **kw)
         snap = await agent.graph.aget_state({"configurable": {"thread_id": out.thread_id}})
     return out, dict(snap.values or {})
@@ -224,9 +222,8 @@ async def test_planner_prompt_and_schema_list_exactly_the_loaded_tools(llm, home
         description="Weather forecast for a city. Uses the national service.",
         metadata={"server": "weather"},
     )
-    toolbox.set_tools([add, mul, forecast])
     script_task(llm, ["x"], "ok")
-    await run_state("Anything")
+    await run_state("Anything", tools=[add, mul, forecast])
     req = llm.requests(is_first_plan)[0]
     system = system_text(req)
     assert "- local: add - Add two integers" in system
@@ -239,7 +236,6 @@ async def test_planner_prompt_and_schema_list_exactly_the_loaded_tools(llm, home
 
 
 async def test_planner_is_told_when_no_tools_are_loaded(llm, home):
-    toolbox.set_tools([])
     script_task(llm, ["x"], "ok")
     await run_state("Anything")
     req = llm.requests(is_first_plan)[0]
@@ -308,12 +304,10 @@ def test_catalogue_keeps_to_its_budget_and_counts_the_rest(budget):
 
 
 async def test_planner_sees_a_bounded_catalogue_of_many_tools(llm, home):
-    toolbox.set_tools(many_tools(40))
-    try:
-        script_task(llm, ["x"], "ok")
-        await run_state("Anything", Context(policy="none", tool_catalogue_tokens=100))
-    finally:
-        toolbox.set_tools([])
+    script_task(llm, ["x"], "ok")
+    await run_state(
+        "Anything", Context(policy="none", tool_catalogue_tokens=100), tools=many_tools(40)
+    )
     system = system_text(llm.requests(is_first_plan)[0])
     section = system.split("Tools of the executor", 1)[1].split("\n\nReply with JSON", 1)[0]
     assert "more tools" in section and len(section) <= 100 * 4 + 20
@@ -332,7 +326,7 @@ async def test_executor_gets_the_named_tool_forced_and_all_tools_when_none_named
     llm.rule(executing("sum"), Reply(content="5"))
     llm.rule(executing("think"), Reply(content="thought"))
     llm.rule(is_replan, answer_reply("5"))
-    out, state = await run_state("What is two plus three?")
+    out, state = await run_state("What is two plus three?", tools=tools)
     assert out.answer == "5" and CALLS == [("add", 2, 3)]
     first, after = llm.requests(executing("sum"))
     assert offered_tools(first) == ["add"]
@@ -356,7 +350,7 @@ async def test_ignored_tool_choice_falls_back_to_json_arguments(llm, home, tools
     llm.rule(lambda r: is_executor(r) and after_tool(r), Reply(content="5"))
     llm.rule(is_executor, Reply(content="I would add 2 and 3."))  # tool_choice ignored
     llm.rule(is_replan, answer_reply("5"))
-    out, state = await run_state("What is two plus three?", Context(policy="none"))
+    out, state = await run_state("What is two plus three?", Context(policy="none"), tools=tools)
     assert out.answer == "5" and CALLS == [("add", 2, 3)]  # the tool really ran
     forced, ask, after = llm.requests(is_executor)
     assert offered_tools(forced) == ["add"] and forced["tool_choice"]["function"]["name"] == "add"
@@ -377,7 +371,7 @@ async def test_subtask_naming_only_unloaded_tools_gets_every_tool(llm, home, too
     llm.rule(is_first_plan, tool_plan_reply(("search the web", ["web_search"])))
     llm.rule(is_executor, Reply(content="nothing to search with"))
     llm.rule(is_replan, answer_reply("unknown"))
-    out, state = await run_state("Search something")
+    out, state = await run_state("Search something", tools=tools)
     assert out.answer == "unknown"
     (req,) = llm.requests(is_executor)
     assert sorted(offered_tools(req)) == ["add", "mul", "secret"] and "tool_choice" not in req
@@ -393,7 +387,7 @@ async def test_call_to_an_unnamed_loaded_tool_still_runs(llm, home, tools):
     )
     llm.rule(is_executor, Reply(content="7"))
     llm.rule(is_replan, answer_reply("7"))
-    out, state = await run_state("What is the owl's secret?")
+    out, state = await run_state("What is the owl's secret?", tools=tools)
     assert out.answer == "7" and CALLS == [("secret", "owl")]
     first, after = llm.requests(is_executor)
     assert sorted(offered_tools(first)) == ["add", "mul"] and "tool_choice" not in first
@@ -410,7 +404,7 @@ async def test_named_tool_never_called_is_marked_and_shown(llm, home, tools):
     llm.rule(is_replan, answer_reply("5"))
     console = Console(record=True, width=200)
     progress = Progress(console)
-    out, state = await run_state("What is two plus three?", on_event=progress.on_event)
+    out, state = await run_state("What is two plus three?", on_event=progress.on_event, tools=tools)
     assert out.status == "done" and CALLS == []
     named, free = state["results"]["1.1"], state["results"]["1.2"]
     assert named["no_tool_call"] is True and named["tool_calls"] == 0
@@ -599,7 +593,7 @@ async def test_forced_call_arguments_cut_at_the_length_limit_do_not_crash(llm, h
     llm.rule(is_executor, Reply(content="I would add 2 and 3."))  # tool_choice ignored
     llm.rule(is_replan, answer_reply("5"))
     llm.rule(is_synth, Reply(content="5"))
-    out, state = await run_state("What is two plus three?")
+    out, state = await run_state("What is two plus three?", tools=tools)
     assert out.status == "done" and out.error is None and out.answer == "5"
     assert CALLS == []
     assert state["results"]["1.1"]["no_tool_call"] is True

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from langgraph_sdk import get_client
 
+from fixtures.mcp_support import write_mcp_json
 from memento_graph.commands.studio import (
     free_port,
     register_threads,
@@ -18,7 +19,16 @@ from memento_graph.commands.studio import (
     stop_server,
     wait_ready,
 )
-from roles import executing, is_executor, script_task
+from roles import (
+    answer_reply,
+    executing,
+    is_executor,
+    is_first_plan,
+    is_replan,
+    script_task,
+    tool_plan_reply,
+)
+from scripted_llm import Reply, after_tool
 
 pytestmark = pytest.mark.integration  # processes: see conftest.py
 
@@ -26,13 +36,20 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
-def server(llm, home, tmp_path):
+def server_env() -> dict[str, str]:
+    """The server's extra environment (a test may add to it before the server starts)."""
+    return {}
+
+
+@pytest.fixture
+def server(llm, home, tmp_path, server_env):
     """`langgraph dev` on a free port with the CLI's data directory; its log under tmp_path."""
     port = free_port()
     env = {
         "LANGSMITH_TRACING": "false",
         "PYTHONPATH": str(ROOT / "src"),
         "MEMENTO_DISABLE_SERVERS": "all",
+        **server_env,
     }
     proc = start_server(home, "127.0.0.1", port, env=env)
     url = f"http://127.0.0.1:{port}"
@@ -116,6 +133,37 @@ async def test_cli_thread_is_visible_and_resumable_in_studio(llm, home, server):
         thread_id, "memento", command={"resume": "approve"}, context={"approve_plan": True}
     )
     assert done["answer"] == "Paris" and len(llm.requests(is_executor)) == 1
+
+
+@pytest.fixture
+def spawns(tmp_path, server_env) -> Path:
+    """The file the fixture MCP server (from the server's mcp.json) appends a line to per start."""
+    spawns = tmp_path / "spawns.txt"
+    config = write_mcp_json(
+        tmp_path / "mcp.json", FIXTURE_WORD="kestrel", FIXTURE_SPAWNS=str(spawns)
+    )
+    server_env["MEMENTO_MCP_CONFIG"] = str(config)
+    return spawns
+
+
+async def test_runs_of_one_server_share_its_tool_servers(llm, home, spawns, server):
+    llm.rule(is_first_plan, tool_plan_reply(("Find the word under key k1", ["lookup_word"])))
+    llm.rule(
+        lambda r: is_executor(r) and not after_tool(r),
+        Reply(tool_calls=[("lookup_word", {"key": "k1"})]),
+    )
+    llm.rule(is_executor, lambda r: Reply(content=r["messages"][-1]["content"]))
+    llm.rule(is_replan, answer_reply("kestrel"))
+    client = get_client(url=server)
+    for question in ("What is the word under key k1?", "And under key k1 again?"):
+        thread = await client.threads.create()
+        out = await client.runs.wait(
+            thread["thread_id"], "memento", input={"task": question, "ground_truth": "kestrel"}
+        )
+        assert out["answer"] == "kestrel" and out["reward"] == 1.0
+    assert len(llm.requests(after_tool)) == 2  # each run called the fixture server's tool
+    assert len(spawns.read_text().splitlines()) == 1  # started once, by the first run
+    assert "Slow graph load" not in (home / "logs" / "studio.log").read_text()
 
 
 def test_studio_refuses_a_port_in_use(home):

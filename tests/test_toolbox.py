@@ -1,4 +1,4 @@
-"""The toolbox: registry, mcp.json servers, clashes, timeouts, crashes and failures to start."""
+"""The toolbox: mcp.json servers, clashes, timeouts, crashes and failures to start."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from langchain_core.tools import tool
 from fixtures.mcp_support import FIXTURE_SERVER, context_for, write_mcp_json
 from memento_graph.context import Context
 from memento_graph.errors import MementoError
-from memento_graph.toolbox import content_text, get_tools, open_toolbox, set_tools
+from memento_graph.tool_source import ToolSource
+from memento_graph.toolbox import content_text, open_toolbox
 
 pytestmark = pytest.mark.integration  # processes: see conftest.py
 
@@ -24,48 +25,86 @@ def add(a: int, b: int) -> int:
     return a + b
 
 
-def test_registry_get_and_set():
-    set_tools([add])
-    try:
-        assert [t.name for t in get_tools()] == ["add"]
-        get_tools().clear()  # a copy: the registry is not changed through it
-        assert len(get_tools()) == 1
-    finally:
-        set_tools([])
-    assert get_tools() == []
-
-
 async def test_third_party_server_with_clash_and_plain_text(tmp_path):
     config = write_mcp_json(tmp_path / "mcp.json", FIXTURE_WORD="albatross")
-    set_tools([add])
+    source = ToolSource(context_for(tmp_path, "math", mcp_config=str(config)), [add])
     try:
-        async with open_toolbox(context_for(tmp_path, "math", mcp_config=str(config))) as box:
-            assert box.servers == {
-                "search": "disabled",
-                "crawl": "disabled",
-                "documents": "disabled",
-                "code": "disabled",
-                "spreadsheet": "disabled",
-                "math": "ready",
-                "media": "disabled",
-                "fixture": "ready",
-            }
-            names = [t.name for t in get_tools()]
-            assert names[0] == "add" and "evaluate" in names and "fixture_evaluate" in names
-            assert box.clashes == [
-                "tool 'evaluate' of server 'fixture' renamed to 'fixture_evaluate' "
-                "(the name was taken by 'math')"
-            ]
-            assert box.tool_server["evaluate"] == "math"
-            word = await box.find("fixture", "lookup_word").ainvoke({"key": "k1"})
-            assert word == "the secret word for k1 is albatross"  # plain text, not content blocks
-            clash = {t.name: t for t in get_tools()}["fixture_evaluate"]
-            assert await clash.ainvoke({"expression": "2"}) == "fixture evaluated 2"
-            picture = await box.find("fixture", "picture").ainvoke({})
-            assert picture.startswith("[image (image/png):")
-        assert [t.name for t in get_tools()] == ["add"]  # the previous registry is back
+        box = await source.toolbox()
+        assert box.servers == {
+            "search": "disabled",
+            "crawl": "disabled",
+            "documents": "disabled",
+            "code": "disabled",
+            "spreadsheet": "disabled",
+            "math": "ready",
+            "media": "disabled",
+            "fixture": "ready",
+        }
+        names = [t.name for t in await source.tools()]
+        assert names[0] == "add" and "evaluate" in names and "fixture_evaluate" in names
+        assert box.clashes == [
+            "tool 'evaluate' of server 'fixture' renamed to 'fixture_evaluate' "
+            "(the name was taken by 'math')"
+        ]
+        assert box.tool_server["evaluate"] == "math"
+        word = await box.find("fixture", "lookup_word").ainvoke({"key": "k1"})
+        assert word == "the secret word for k1 is albatross"  # plain text, not content blocks
+        clash = {t.name: t for t in await source.tools()}["fixture_evaluate"]
+        assert await clash.ainvoke({"expression": "2"}) == "fixture evaluated 2"
+        picture = await box.find("fixture", "picture").ainvoke({})
+        assert picture.startswith("[image (image/png):")
     finally:
-        set_tools([])
+        await source.aclose()
+    assert box.workspace is not None and not box.workspace.exists()  # tidied up
+
+
+async def test_a_local_tool_name_taken_renames_the_mcp_tool(tmp_path):
+    config = write_mcp_json(tmp_path / "mcp.json", FIXTURE_WORD="heron")
+
+    @tool
+    def lookup_word(key: str) -> str:
+        """A plain tool with the fixture server's tool name."""
+        return "local"
+
+    source = ToolSource(context_for(tmp_path, mcp_config=str(config)), [lookup_word])
+    try:
+        tools = {t.name: t for t in await source.tools()}
+        assert await tools["lookup_word"].ainvoke({"key": "k"}) == "local"
+        renamed = await tools["fixture_lookup_word"].ainvoke({"key": "k"})
+        assert renamed == "the secret word for k is heron"
+    finally:
+        await source.aclose()
+
+
+async def test_cached_catalogue_offers_the_tools_before_any_server_starts(tmp_path):
+    spawns = tmp_path / "spawns.txt"
+    config = write_mcp_json(tmp_path / "mcp.json", FIXTURE_WORD="wren", FIXTURE_SPAWNS=str(spawns))
+    context = context_for(tmp_path, mcp_config=str(config))
+    first = ToolSource(context)
+    try:
+        loaded = {t.name: t for t in await first.tools()}  # no cache yet: waits for the servers
+    finally:
+        await first.aclose()
+    assert len(spawns.read_text().splitlines()) == 1
+    second = ToolSource(context)
+    try:
+        cached = {t.name: t for t in await second.tools()}
+        assert list(cached) == list(loaded)
+        assert all(t.metadata == {"server": "fixture", "cached": True} for t in cached.values())
+        assert cached["lookup_word"].description == loaded["lookup_word"].description
+        assert len(spawns.read_text().splitlines()) == 1  # nothing started for the catalogue
+        word = await cached["lookup_word"].ainvoke({"key": "k2"})  # the first call starts it
+        assert word == "the secret word for k2 is wren"
+        assert len(spawns.read_text().splitlines()) == 2
+        assert "cached" not in (await second.tools())[0].metadata  # now the loaded tools
+    finally:
+        await second.aclose()
+    config.write_text(config.read_text().replace("wren", "finch"))  # another configuration
+    third = ToolSource(context_for(tmp_path, mcp_config=str(config)))
+    try:
+        assert "cached" not in (await third.tools())[0].metadata
+    finally:
+        await third.aclose()
 
 
 async def test_timeout_and_crash_become_tool_errors(tmp_path, caplog):

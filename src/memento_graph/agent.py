@@ -6,11 +6,11 @@ import asyncio
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import openai
 from langgraph.types import Command
@@ -18,9 +18,12 @@ from langgraph.types import Command
 from memento_graph.context import Context
 from memento_graph.errors import MementoError
 from memento_graph.killpoints import reached
+from memento_graph.resources import MemoryOpener, Resources
 from memento_graph.thread_index import ThreadIndex
-from memento_graph.toolbox import allow_files
 from memento_graph.tracing import Trace
+
+if TYPE_CHECKING:
+    from langchain_core.tools import BaseTool
 
 Event = Callable[[str, dict[str, Any]], None]
 """Progress callback: (node name, its state update)."""
@@ -71,13 +74,18 @@ def model_error(exc: Exception) -> tuple[str, str] | None:
 
 
 class Agent:
-    """The compiled graph with its checkpointer, ready to run or resume threads."""
+    """The compiled graph with its checkpointer and resources, ready to run or resume threads."""
 
-    def __init__(self, graph: Any, context: Context) -> None:
-        """Wrap a graph compiled with a checkpointer."""
+    def __init__(self, graph: Any, context: Context, resources: Resources) -> None:
+        """Wrap a graph compiled with a checkpointer, and the tools and memory its nodes use."""
         self.graph = graph
         self.context = context
+        self.resources = resources
         self.index = ThreadIndex(context.home_path)
+
+    def with_context(self, context: Context) -> Agent:
+        """Return the same agent (graph, checkpointer, resources) running with `context`."""
+        return Agent(self.graph, context, self.resources)
 
     async def run(
         self,
@@ -97,7 +105,7 @@ class Agent:
             if not p.is_file():
                 raise MementoError(f"no such file: {f}")
             paths.append(str(p.resolve()))
-        allow_files(paths)  # the tool servers may read the task's files
+        self.resources.allow(paths)  # the tool servers may read the task's files
         thread_id = thread_id or str(uuid.uuid4())  # a UUID: LangGraph server and Studio need one
         if (await self._snapshot(thread_id)).values:  # an index row alone: killed before any step
             raise MementoError(
@@ -136,6 +144,7 @@ class Agent:
     async def _drive(self, payload: Any, thread_id: str, on_event: Event | None) -> Outcome:
         trace = Trace(self.context, thread_id, "run" if isinstance(payload, dict) else "resume")
         config = trace.config({"configurable": {"thread_id": thread_id}, "recursion_limit": 200})
+        config = self.resources.config(config)
         started = time.monotonic()
         error = None
         if on_event:
@@ -203,19 +212,47 @@ class Agent:
 
 
 @asynccontextmanager
-async def open_agent(context: Context) -> AsyncIterator[Agent]:
-    """Open the checkpointer and the tools once, and yield an Agent for any number of runs.
+async def open_agent(
+    context: Context,
+    *,
+    tools: Sequence[BaseTool] = (),
+    open_memory: MemoryOpener | None = None,
+) -> AsyncIterator[Agent]:
+    """Open the checkpointer, and yield an Agent for any number of runs.
 
-    The embedder is made first (the local model downloaded once if missing): a machine that cannot
-    get it fails here, before any thread exists.
+    The memory opens in the background while the graph is built and the first run begins; the
+    tool servers start then too, unless their catalogue is cached (then they start when a plan
+    names a tool, see tool_source.py). Nodes wait for either only when they need it. The embedder
+    is made first (the local model downloaded once if missing) and awaited before the Agent is
+    yielded: a machine that cannot get it fails here, before any thread exists. `tools` are plain
+    LangChain tools offered before the MCP ones; `open_memory` replaces how a memory opens.
     """
     from memento_graph.checkpoint import open_checkpointer
-    from memento_graph.graph import graph_builder
-    from memento_graph.toolbox import open_toolbox
+    from memento_graph.tool_source import ToolSource
+    from memento_graph.toolbox import check_servers
 
+    embedder = None
     if context.policy != "none":
         from memento_graph.memory.embeddings import make_embedder
 
-        await asyncio.to_thread(make_embedder, context.embedding_model, context)
-    async with open_checkpointer(context) as saver, open_toolbox(context):
-        yield Agent(graph_builder().compile(checkpointer=saver, name="memento"), context)
+        embedder = asyncio.ensure_future(
+            asyncio.to_thread(make_embedder, context.embedding_model, context)
+        )
+        embedder.add_done_callback(lambda f: f.cancelled() or f.exception())  # no warning
+    await asyncio.to_thread(check_servers, context)  # a bad mcp.json: one line, nothing started
+    source = ToolSource(context, tools)
+    resources = Resources(source, open_memory) if open_memory else Resources(source)
+    resources.prepare_memory(context)
+    if not await source.has_catalogue():
+        source.start()
+    try:
+        if embedder is not None:
+            await embedder
+        async with open_checkpointer(context) as saver:
+            from memento_graph.graph import graph_builder
+
+            yield Agent(
+                graph_builder().compile(checkpointer=saver, name="memento"), context, resources
+            )
+    finally:
+        await resources.aclose()

@@ -5,6 +5,7 @@ Heavy libraries (LangChain, LangGraph, Chroma) are imported inside commands, so 
 
 from __future__ import annotations
 
+import gc
 import sys
 
 import click
@@ -89,6 +90,7 @@ def main() -> None:
         sys.exit(1)
     except KeyboardInterrupt:
         _interrupted()
+    gc.freeze()  # the work is done (traces flushed by then): exit without a last full collection
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -3,11 +3,30 @@
 from __future__ import annotations
 
 import sqlite3
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-import sqlite_utils
+
+def _import_sqlite_utils():  # noqa: ANN202 - returns the module
+    """Import sqlite_utils without pandas (1-2 s of a run's start).
+
+    sqlite_utils imports pandas only to add `pandas.Timestamp` as a column type; no store of ours
+    holds pandas values.
+    """
+    if "sqlite_utils" in sys.modules or "pandas" in sys.modules:
+        import sqlite_utils
+    else:
+        sys.modules["pandas"] = None  # type: ignore[assignment] - makes `import pandas` fail
+        try:
+            import sqlite_utils
+        finally:
+            del sys.modules["pandas"]
+    return sqlite_utils
+
+
+sqlite_utils = _import_sqlite_utils()
 
 
 def open_db(path: Path, create: Callable[[sqlite_utils.Database], None]) -> sqlite_utils.Database:

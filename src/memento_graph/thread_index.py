@@ -9,10 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
 from memento_graph.context import Context
-from memento_graph.sqlite import open_db
+from memento_graph.sqlite import open_db, sqlite_utils  # (without pandas)
 
 
 def _now() -> str:

@@ -1,9 +1,10 @@
-"""The tools registry and the toolbox: MCP servers held open for a whole run.
+"""The toolbox: MCP servers held open for a whole run (or a whole server process).
 
 `open_toolbox` starts the enabled built-in servers and those of the user's mcp.json concurrently,
-each in its own task holding a persistent session (`client.session` + `load_mcp_tools`), registers
-their tools, and restores the previous registry on exit. Tools return plain text; a server that
-fails to start is reported once and skipped; a server that dies mid-run turns into tool errors.
+each in its own task holding a persistent session (`client.session` + `load_mcp_tools`), and wraps
+their tools. Tools return plain text; a server that fails to start is reported once and skipped; a
+server that dies mid-run turns into tool errors. No registry: the agent hands the tools to the
+nodes through the run's config (see resources.py).
 """
 
 from __future__ import annotations
@@ -27,26 +28,18 @@ from memento_graph.mcp_servers.secret_env import masked
 from memento_graph.settings import SETTINGS
 
 log = logging.getLogger(__name__)
-_registry: list[BaseTool] = []
-_open: list[Toolbox] = []
 _VALID_NAME = re.compile(r"[^A-Za-z0-9_-]")
 _PREFIX = re.compile(r"^Error executing tool [\w-]+: ")
 
 
-def allow_files(paths: list[str] | tuple[str, ...]) -> None:
-    """Let the servers of the open toolbox (if any) read a task's input files."""
-    if _open:
-        _open[-1].allow(paths)
+def check_servers(context: Context) -> None:
+    """Raise a MementoError for a bad `disable_servers` or mcp.json, before any server starts."""
+    from memento_graph.mcp_servers.config import disabled_builtins
+    from memento_graph.mcp_servers.dialects import parse_mcp_json
 
-
-def get_tools() -> list[BaseTool]:
-    """Return the tools currently registered (empty list if none)."""
-    return list(_registry)
-
-
-def set_tools(tools: list[BaseTool]) -> None:
-    """Replace the registry."""
-    _registry[:] = list(tools)
+    disabled_builtins(context.disable_servers)
+    if context.mcp_config:
+        parse_mcp_json(context.mcp_config)
 
 
 @dataclass
@@ -77,10 +70,13 @@ class Toolbox:
 
 
 @asynccontextmanager
-async def open_toolbox(context: Context) -> AsyncIterator[Toolbox]:
-    """Start the servers, hold their sessions and register their tools for the whole block.
+async def open_toolbox(
+    context: Context, taken: set[str] | frozenset[str] = frozenset()
+) -> AsyncIterator[Toolbox]:
+    """Start the servers, hold their sessions and wrap their tools for the whole block.
 
-    Tools registered before (plain LangChain tools) stay registered; MCP tools are added after them.
+    `taken` are names already in use (plain LangChain tools): a clashing MCP tool is renamed.
+    Leaving the block while servers are still starting stops them at once.
     """
     from langchain_mcp_adapters.client import MultiServerMCPClient
 
@@ -98,20 +94,17 @@ async def open_toolbox(context: Context) -> AsyncIterator[Toolbox]:
     stop = asyncio.Event()
     ready = {name: asyncio.get_running_loop().create_future() for name in connections}
     holders = {n: asyncio.create_task(_hold(client, n, ready[n], stop, box)) for n in connections}
-    previous = get_tools()
     try:
         loaded = await _wait_ready(ready, box)
         for name in set(holders) - set(loaded):  # a server that hangs at start is stopped
             holders[name].cancel()
-        box.tools = _register(loaded, box, {t.name for t in previous}, context.tool_timeout)
-        set_tools(previous + box.tools)
-        _open.append(box)
+        box.tools = _register(loaded, box, set(taken), context.tool_timeout)
         yield box
     finally:
-        set_tools(previous)
-        if box in _open:
-            _open.remove(box)
         stop.set()
+        for name, fut in ready.items():  # still starting: no need to wait for it to be ready
+            if not fut.done():
+                holders[name].cancel()
         await _close(list(holders.values()))
         await asyncio.to_thread(_tidy, workspace)
 

@@ -61,7 +61,7 @@ class AgentPool:
         key = (arm, seed)
         if key not in self._agents:
             ctx = arm_context(self.base, self.config, arm, seed)
-            self._agents[key] = type(self._agent)(self._agent.graph, ctx)
+            self._agents[key] = self._agent.with_context(ctx)
         return self._agents[key]
 
     async def __call__(self, job: Job) -> Any:

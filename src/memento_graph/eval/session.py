@@ -14,6 +14,7 @@ def evaluate(config: EvalConfig) -> None:
     """Run an evaluation end to end: check, load, run the arms, print and write the summary."""
     import asyncio
     import os
+    import threading
 
     from rich.console import Console
 
@@ -58,6 +59,7 @@ def evaluate(config: EvalConfig) -> None:
         "cases_sha256": file_sha256(cases) if cases else None,
         "seen_filter": f">= {config.seen_similarity:g}" if config.exclude_seen else None,
     }
+    threading.Thread(target=_load_plotting, daemon=True).start()  # while the items run
     manifest = open_manifest(Path(config.out), settings)
     seen = None
     if cases:
@@ -90,6 +92,14 @@ def evaluate(config: EvalConfig) -> None:
         highlight=False,
         soft_wrap=True,
     )
+
+
+def _load_plotting() -> None:
+    """Import matplotlib (1-3 s) in the background, so the learning curve is drawn at once."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot  # noqa: F401 - loaded for plot_learning_curve
 
 
 async def _evaluate(

@@ -5,7 +5,6 @@ All calls are synchronous and thread-safe; async code calls them through `asynci
 
 from __future__ import annotations
 
-import threading
 from typing import TYPE_CHECKING
 
 from memento_graph.memory.core import POLICIES, Memory
@@ -17,23 +16,12 @@ if TYPE_CHECKING:
 
 __all__ = ["POLICIES", "Memory", "open_memory"]
 
-_MEMORIES: dict[tuple[str, str, str, str], Memory] = {}
-_LOCK = threading.Lock()
-
 
 def open_memory(context: Context) -> Memory:
-    """Return the memory of `context.user` under `context.home` (cached per home, user and embedder)."""
+    """Open the memory of `context.user` under `context.home` (no cache: the agent keeps it)."""
     from memento_graph.memory.experience_postgres import postgres_url
 
-    home = context.home_path
-    url = postgres_url()
-    key = (str(home.resolve()), context.user, context.embedding_model, url)
-    with _LOCK:
-        if key not in _MEMORIES:
-            embedder = make_embedder(context.embedding_model, context)
-            memory = Memory(home, context.user, embedder, experience_url=url)
-            adopt_cases_of_other_embedder(
-                memory
-            )  # switching embedder keeps the cases (re-embedded)
-            _MEMORIES[key] = memory
-        return _MEMORIES[key]
+    embedder = make_embedder(context.embedding_model, context)
+    memory = Memory(context.home_path, context.user, embedder, experience_url=postgres_url())
+    adopt_cases_of_other_embedder(memory)  # switching embedder keeps the cases (re-embedded)
+    return memory

@@ -12,10 +12,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
 from memento_graph.memory.experience_schema import EPISODES, POLICY_STATE, RETRIEVALS
-from memento_graph.sqlite import open_db
+from memento_graph.sqlite import open_db, sqlite_utils  # (without pandas)
 
 # Per-case usage of each user, kept exact by triggers on retrievals (each retrieval carries a copy of its
 # episode's reward), so ranking, counting and sweeping cases read one row per case: no join, no scan.

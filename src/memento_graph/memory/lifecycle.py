@@ -18,7 +18,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.special import betainc
 
 from memento_graph.memory.case_bank import CaseBank
 from memento_graph.memory.experience import ExperienceStore
@@ -66,6 +65,8 @@ def p_worse(use: dict[str, Any], baseline: float) -> float:
     level is 0.2 or more (a case as good as its peers fails now and then); two failures with
     nothing else are.
     """
+    from scipy.special import betainc  # 1 s to import: only when a case has credited uses
+
     wins, uses = use["credit_successes"], use["credit_uses"]
     alpha, beta = PRIOR * baseline + wins, PRIOR * (1.0 - baseline) + max(uses - wins, 0.0)
     return float(betainc(alpha, beta, WORSE * baseline))

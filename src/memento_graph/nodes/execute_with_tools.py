@@ -8,17 +8,17 @@ from typing import Any
 
 import openai
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
 from langchain_openai import ChatOpenAI
-from langgraph.config import get_config
 from langgraph.runtime import Runtime
 
 from memento_graph import prompts
 from memento_graph.context import Context
 from memento_graph.llm import add_usage, chat_model, is_transient, text_of, was_cut
 from memento_graph.nodes.forced_call import first_call
+from memento_graph.resources import resources_of
 from memento_graph.state import SubtaskInput
-from memento_graph.toolbox import get_tools
 
 _limits: weakref.WeakValueDictionary[tuple[str, int], asyncio.Semaphore] = (
     weakref.WeakValueDictionary()
@@ -55,7 +55,9 @@ async def _call_tool(tools: dict[str, BaseTool], call: dict[str, Any]) -> ToolMe
         )
 
 
-async def execute_with_tools(state: SubtaskInput, runtime: Runtime[Context]) -> dict[str, Any]:
+async def execute_with_tools(
+    state: SubtaskInput, runtime: Runtime[Context], config: RunnableConfig
+) -> dict[str, Any]:
     """Execute one subtask: call tools until the executor answers or the budget is spent.
 
     The executor is offered the tools the planner named for the subtask (all tools when it named
@@ -65,7 +67,7 @@ async def execute_with_tools(state: SubtaskInput, runtime: Runtime[Context]) -> 
     """
     ctx = runtime.context
     subtask = state["subtask"]
-    every = {t.name: t for t in get_tools()}
+    every = {t.name: t for t in await resources_of(config).tools()}
     wanted = [n for n in subtask.get("tools") or [] if n in every]
     offered = {n: every[n] for n in wanted} if wanted else every
     llm = chat_model(ctx.executor_model, ctx.model_timeout, ctx.executor_max_tokens)
@@ -78,7 +80,7 @@ async def execute_with_tools(state: SubtaskInput, runtime: Runtime[Context]) -> 
             )
         ),
     ]
-    thread_id = str(get_config().get("configurable", {}).get("thread_id", ""))
+    thread_id = str(config.get("configurable", {}).get("thread_id", ""))
     tokens = {"input": 0, "output": 0}
     force = wanted[0] if len(wanted) == 1 else None
     async with _limit(thread_id, ctx.concurrency):

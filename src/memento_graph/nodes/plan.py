@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from langchain_core.messages import HumanMessage, SystemMessage
+from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 
 from memento_graph import prompts
@@ -18,8 +19,8 @@ from memento_graph.nodes.plan_schema import (
     planner_output,
     salvage_plan,
 )
+from memento_graph.resources import resources_of
 from memento_graph.state import State
-from memento_graph.toolbox import get_tools
 
 
 def subtask_records(cycle: int, plan: list[SubtaskSpec]) -> dict[str, dict[str, Any]]:
@@ -48,14 +49,14 @@ def results_so_far(state: State) -> list[dict[str, Any]]:
     ]
 
 
-async def plan(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+async def plan(state: State, runtime: Runtime[Context], config: RunnableConfig) -> dict[str, Any]:
     """Ask the planner for a plan (cycle 1) or, with the results so far, an answer or a new plan."""
     ctx = runtime.context
     cycle = state.get("cycle", 0) + 1
     history = results_so_far(state)
     if cycle > ctx.max_cycles:
         return {"status": "exhausted", "note": f"planning cycles ran out ({ctx.max_cycles})"}
-    tools = get_tools()
+    tools = await resources_of(config).tools()  # cached stand-ins while the servers start
     catalogue = tool_catalogue(tools, ctx.tool_catalogue_tokens) or prompts.NO_TOOLS
     system = prompts.PLANNER_SYSTEM.format(
         date=datetime.now(UTC).date(), max_subtasks=ctx.max_subtasks, tools=catalogue
@@ -88,6 +89,8 @@ async def plan(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
             "tokens": tokens,
         }
     subtasks = subtask_records(cycle, output.plan)
+    if any(s["tools"] for s in subtasks.values()):
+        resources_of(config).warm()  # the executor will call tools: start their servers now
     record = {"cycle": cycle, "thought": output.thought, "subtasks": list(subtasks.values())}
     record.update(attributed_ids(output, state.get("cases") or []))  # followed, avoided: case ids
     if error:  # the reply failed its checks twice and was salvaged: say what was mended

@@ -5,20 +5,22 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 
 from memento_graph.context import Context
+from memento_graph.resources import resources_of
 from memento_graph.state import State
 
 
-async def retrieve_cases(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+async def retrieve_cases(
+    state: State, runtime: Runtime[Context], config: RunnableConfig
+) -> dict[str, Any]:
     """Retrieve up to `top_k` cases above the similarity floor, labelled positive or negative."""
     ctx = runtime.context
     if ctx.policy == "none" or ctx.top_k <= 0:
         return {"cases": [], "cycle": 0, "status": "planning"}
-    from memento_graph.memory import open_memory
-
-    memory = await asyncio.to_thread(open_memory, ctx)
+    memory = await resources_of(config).memory(ctx)
     floor = ctx.similarity_floor or None  # 0: no floor
     cases = await asyncio.to_thread(
         lambda: memory.retrieve(

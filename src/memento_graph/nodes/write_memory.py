@@ -6,12 +6,13 @@ import asyncio
 import json
 from typing import Any
 
-from langgraph.config import get_config
+from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 
 from memento_graph.context import Context
 from memento_graph.judge import case_problem, judge_reward
 from memento_graph.lesson import distil_lesson
+from memento_graph.resources import resources_of
 from memento_graph.state import State, add_counts
 
 
@@ -29,7 +30,9 @@ def plan_json(state: State) -> str:
     return json.dumps({"plan": steps}, ensure_ascii=False)
 
 
-async def write_memory(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+async def write_memory(
+    state: State, runtime: Runtime[Context], config: RunnableConfig
+) -> dict[str, Any]:
     """Judge the reward, then write (or update) the case and the episode, unless memory is off.
 
     An episode with no executed plan, a failed planning or no finished subtask, or whose reward
@@ -38,12 +41,10 @@ async def write_memory(state: State, runtime: Runtime[Context]) -> dict[str, Any
     `lessons` is on and the model gives one.
     """
     ctx = runtime.context
-    thread_id = str(get_config()["configurable"].get("thread_id", ""))
+    thread_id = str(config["configurable"].get("thread_id", ""))
     memory = None
     if ctx.policy != "none":
-        from memento_graph.memory import open_memory
-
-        memory = await asyncio.to_thread(open_memory, ctx)
+        memory = await resources_of(config).memory(ctx)
         recorded = await asyncio.to_thread(memory.episode, thread_id)
         if recorded is not None:  # recorded before a kill cut this node short: judged already
             return _as_recorded(state, recorded)
