@@ -5,89 +5,17 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from cli_run import memento as run_memento
+from langsmith_sink import PROJECT_ID, FakeLangSmith
 from roles import script_task
 
 pytestmark = pytest.mark.integration  # processes: see conftest.py
 
 ROOT = Path(__file__).resolve().parents[1]
-PROJECT_ID = "11111111-1111-4111-8111-111111111111"
-INGEST = {
-    "use_multipart_endpoint": False,
-    "size_limit": 100,
-    "size_limit_bytes": None,
-    "scale_up_qsize_trigger": 1000,
-    "scale_up_nthreads_limit": 16,
-    "scale_down_nempty_trigger": 4,
-}
-
-
-class FakeLangSmith:
-    """Enough of the LangSmith API for the SDK: /info, /sessions, /runs/batch, /feedback."""
-
-    def __init__(self) -> None:
-        self.requests: list[tuple[str, str, bytes]] = []
-        self.lock = threading.Lock()
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def reply(self, payload) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self):  # noqa: N802
-                with owner.lock:
-                    owner.requests.append(("GET", self.path, b""))
-                if self.path.startswith("/info"):
-                    return self.reply({"version": "0.10.0", "batch_ingest_config": INGEST})
-                if self.path.startswith("/sessions"):
-                    project = {"id": PROJECT_ID, "name": "memento-test", "tenant_id": PROJECT_ID}
-                    return self.reply([{**project, "reference_dataset_id": None}])
-                return self.reply({})
-
-            def do_POST(self):  # noqa: N802
-                body = self.rfile.read(int(self.headers.get("content-length") or 0))
-                with owner.lock:
-                    owner.requests.append(("POST", self.path, body))
-                return self.reply({})
-
-            do_PATCH = do_POST
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def runs(self) -> dict[str, dict]:
-        """Return every run posted, by id, with its later patches merged in."""
-        runs: dict[str, dict] = {}
-        for method, path, body in list(self.requests):
-            if method == "POST" and path == "/runs/batch":
-                batch = json.loads(body)
-                for run in (batch.get("post") or []) + (batch.get("patch") or []):
-                    merged = runs.setdefault(run["id"], {})
-                    extra = {**merged.get("extra", {}), **(run.get("extra") or {})}
-                    merged.update({k: v for k, v in run.items() if v is not None})
-                    merged["extra"] = extra
-        return runs
-
-    def feedback(self) -> list[dict]:
-        return [json.loads(b) for m, p, b in self.requests if m == "POST" and p == "/feedback"]
 
 
 @pytest.fixture

@@ -14,11 +14,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph_sdk.runtime import ServerRuntime
 
 from memento_graph.context import Context
 from memento_graph.graph import graph_builder
+from memento_graph.server_runs import server_run
 
 
 class SharedToolbox:
@@ -76,8 +78,11 @@ def shared_toolbox() -> SharedToolbox:
 
 
 @asynccontextmanager
-async def make_graph(runtime: ServerRuntime[Context]) -> AsyncIterator[Any]:
-    """Graph factory: hold the MCP tools open while a run executes; otherwise just the graph."""
+async def make_graph(config: RunnableConfig, runtime: ServerRuntime[Context]) -> AsyncIterator[Any]:
+    """Graph factory: hold the MCP tools open while a run executes; otherwise just the graph.
+
+    A run is recorded like a CLI run (server_runs.py): thread index, LangSmith names and feedback.
+    """
     graph = graph_builder().compile(
         name="memento"
     )  # without a checkpointer: the server has its own
@@ -86,8 +91,9 @@ async def make_graph(runtime: ServerRuntime[Context]) -> AsyncIterator[Any]:
         return
     # Servers and their settings come from the server's environment (MEMENTO_*), one set per process.
     context = await asyncio.to_thread(Context)
-    async with shared_toolbox().use(context):
-        yield graph
+    run = server_run(graph, dict(config), runtime.execution_runtime.context)
+    async with shared_toolbox().use(context), run as traced:
+        yield traced
 
 
 @asynccontextmanager
