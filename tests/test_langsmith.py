@@ -66,6 +66,50 @@ def test_runs_metadata_and_reward_feedback_reach_langsmith(llm, home, langsmith)
     assert feedback["run_id"] == root["id"] and feedback["session_id"] == PROJECT_ID
 
 
+def test_user_feedback_replaces_the_judges_reward_in_langsmith(llm, home, langsmith):
+    script_task(llm, ["look it up"], "Paris")
+    env = traced_env(LANGSMITH_API_KEY="test", LANGSMITH_ENDPOINT=langsmith.url)
+    run = memento("run", "Capital of France?", "--json", env=env)
+    assert run.returncode == 0, run.stderr
+    outcome = json.loads(run.stdout)
+    [root] = langsmith.roots()
+    [judged] = langsmith.feedback()
+    assert judged["run_id"] == root["id"] and judged["score"] == 1.0
+    assert judged["comment"] == "the answer names the right fact"  # the judge's rationale
+
+    told = memento(
+        "feedback", outcome["thread_id"], "--reward", "0", "--note", "wrong city", env=env
+    )
+    assert told.returncode == 0 and "warning" not in told.stderr, told.stderr
+    stored = langsmith.stored[judged["id"]]
+    assert stored["score"] == 0 and stored["comment"] == "user: wrong city"
+    assert len(langsmith.feedback()) == 1  # one reward on the run: the user's
+
+    # A run the judge gave no reward: the user's feedback is created on it.
+    langsmith.stored.clear()
+    again = memento("feedback", outcome["thread_id"], "--reward", "1", env=env)
+    assert again.returncode == 0, again.stderr
+    [created] = langsmith.feedback()[1:]
+    assert created["run_id"] == root["id"] and created["score"] == 1
+    assert created["id"] == judged["id"] and created["comment"] == "user feedback"
+
+
+def test_every_distinct_langsmith_warning_prints_once(llm, home, langsmith):
+    script_task(llm, ["look it up"], "42")
+    langsmith.fail("/runs/batch", 401, *[500] * 50)
+    env = traced_env(
+        LANGSMITH_API_KEY="test",
+        LANGSMITH_ENDPOINT=langsmith.url,
+        MEMENTO_TRACE_FLUSH_TIMEOUT="3",
+    )
+    proc = memento("run", "What is 6*7?", "--json", env=env)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    warnings = [line for line in proc.stderr.splitlines() if "LangSmith" in line]
+    assert len(warnings) == len(set(warnings)) >= 2, proc.stderr
+    assert any("401" in w or "Authentication" in w for w in warnings), proc.stderr
+    assert any("500" in w for w in warnings), proc.stderr
+
+
 def test_tracing_without_a_key_sends_and_prints_nothing(llm, home, langsmith):
     script_task(llm, ["look it up"], "42")
     proc = memento("run", "What is 6*7?", env=traced_env(LANGSMITH_ENDPOINT=langsmith.url))
@@ -87,7 +131,8 @@ def test_unreachable_endpoint_never_breaks_a_run(llm, home):
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
     assert json.loads(proc.stdout)["status"] == "done"
     warnings = [line for line in proc.stderr.splitlines() if "LangSmith" in line]
-    assert len(warnings) <= 1
+    assert len(warnings) == len(set(warnings))  # each distinct warning once
+    assert len([w for w in warnings if "Connection" in w]) == 1  # one unreachable endpoint
 
 
 def test_a_bad_flush_timeout_falls_back_and_never_fails_the_run(monkeypatch):

@@ -97,13 +97,29 @@ def _tracer_class() -> type:
     return MementoTracer
 
 
+_STATUS = re.compile(r"\b([45]\d\d)\b(?= [A-Z]| Client| Server|\))")
+_ERROR = re.compile(r"\b(\w*(?:Error|Exception|Timeout))\b")
 _IDS = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
+
+
+def warning_kind(text: str) -> str:
+    """Return what a LangSmith warning is about: its HTTP status, else its error type, else itself.
+
+    "401 Client Error" and "500 Server Error" differ; the same unreachable endpoint reported by
+    the info call, the run upload and the feedback is one ConnectionError.
+    """
+    if found := _STATUS.search(text):
+        return found.group(1)
+    errors = [e for e in _ERROR.findall(text) if e not in ("LangSmithError", "HTTPError")]
+    if errors:
+        return "ConnectionError" if "Connection" in " ".join(errors) else errors[-1]
+    return _IDS.sub("<id>", text)
 
 
 class _OneLine(logging.Handler):
     """Print each distinct LangSmith warning once, as one line (no traceback).
 
-    Warnings differing only in run or trace ids count as one; a 401 after a timeout still shows.
+    Distinct by `warning_kind`: a 500 after a 401 shows too, the same failure repeated does not.
     """
 
     said: set[str] = set()
@@ -111,7 +127,7 @@ class _OneLine(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
         text = message.splitlines()[0][:200] if message.strip() else record.name
-        key = _IDS.sub("<id>", text)
+        key = warning_kind(message)
         if key in _OneLine.said:
             return
         _OneLine.said.add(key)
