@@ -2,8 +2,9 @@
 
 The server runs in `<home>/studio` (its langgraph.json and in-memory state live there) and logs to
 `<home>/logs/studio.log`, outside any project folder, so nothing it writes wakes a reloader. It
-shares the CLI's checkpointer, and every CLI thread is registered with it, so CLI threads show up
-in Studio and can be resumed there.
+shares the CLI's checkpointer and case bank, and every CLI thread is registered with it (at start,
+and by each CLI run on the same home while it runs: `tell_studio`), so CLI threads show up in
+Studio with their status and can be resumed there.
 """
 
 from __future__ import annotations
