@@ -96,11 +96,12 @@ def test_user_feedback_replaces_the_judges_reward_in_langsmith(llm, home, langsm
 
 def test_every_distinct_langsmith_warning_prints_once(llm, home, langsmith):
     script_task(llm, ["look it up"], "42")
-    langsmith.fail("/runs/batch", 401, *[500] * 50)
+    langsmith.fail("/runs/batch", 401, *[500] * 50)  # the key refused, then the server failing
+    langsmith.fail("/feedback", 500, 500)
     env = traced_env(
         LANGSMITH_API_KEY="test",
         LANGSMITH_ENDPOINT=langsmith.url,
-        MEMENTO_TRACE_FLUSH_TIMEOUT="3",
+        MEMENTO_TRACE_FLUSH_TIMEOUT="10",  # time for the SDK's retries of a 500
     )
     proc = memento("run", "What is 6*7?", "--json", env=env)
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
