@@ -4,8 +4,8 @@ Run by hand: `python bench/casebank_lock.py [--processes 2] [--writes 100] [--ca
 Assumptions: the case bank of one home is used by a few processes (`memento studio`'s server and
 one or two CLI runs); each episode makes one exclusive section like `Memory.complete_episode`
 (a duplicate query, an upsert, a metadata update; 384-dimensional vectors) and a few reads (the
-retrieval). Every process writes back to back, a worst case: real runs write once per episode,
-seconds to minutes apart. Prints, over all processes: the median, p95 and max wait for the
+retrieval). All processes start together and write back to back, a worst case: real runs write once per
+episode, seconds to minutes apart. Prints, over all processes: the median, p95 and max wait for the
 exclusive lock, the median time of a write section, and the median cost of a reopen (the first
 call after another process wrote); plus a check that every case written is found by a query.
 """
@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT / "src"))
 DIM = 384
 
 
-def worker(folder: str, name: str, writes: int, queue: multiprocessing.Queue) -> None:
+def worker(folder: str, name: str, writes: int, queue: Any, start: Any) -> None:
     from memento_graph.memory.chroma_client import LOCK_WAITS, folder_bank
 
     bank = folder_bank(Path(folder))
@@ -36,6 +36,9 @@ def worker(folder: str, name: str, writes: int, queue: multiprocessing.Queue) ->
         "cases-bench", embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
     )
     rng = np.random.default_rng(abs(hash(name)) % 2**32)
+    collection.count()  # opened and loaded: every process starts writing together
+    start.wait()
+    LOCK_WAITS.clear()
     sections, reopens = [], []
     for i in range(writes):
         vec = rng.normal(size=DIM).astype(np.float32)
@@ -70,12 +73,13 @@ def main() -> None:
         for start in range(0, args.cases, 1000):
             part = vecs[start : start + 1000]
             seed.add(ids=[f"seed-{start + j}" for j in range(len(part))], embeddings=part)
+        import multiprocessing
+
         ctx = multiprocessing.get_context("spawn")
-        queue = ctx.Queue()
+        queue, start = ctx.Queue(), ctx.Barrier(args.processes)
+        folder = str(Path(tmp) / "casebank")
         procs = [
-            ctx.Process(
-                target=worker, args=(str(Path(tmp) / "casebank"), f"p{n}", args.writes, queue)
-            )
+            ctx.Process(target=worker, args=(folder, f"p{n}", args.writes, queue, start))
             for n in range(args.processes)
         ]
         for p in procs:
