@@ -69,7 +69,7 @@ async def _saver(ctx: Context) -> Any:
 async def server_run(graph: Any, config: dict[str, Any], context: Any) -> AsyncIterator[Any]:
     """Yield `graph` configured for tracing; record the run in the thread index around it."""
     from memento_graph.agent import model_error
-    from memento_graph.graph import builder
+    from memento_graph.graph import graph_builder
     from memento_graph.tracing import Trace
 
     thread_id = str((config.get("configurable") or {}).get("thread_id") or "")
@@ -78,7 +78,7 @@ async def server_run(graph: Any, config: dict[str, Any], context: Any) -> AsyncI
         return
     ctx = await asyncio.to_thread(run_context, context)
     async with await _saver(ctx) as saver:
-        reader = builder.compile(checkpointer=saver, name="memento")
+        reader = graph_builder().compile(checkpointer=saver, name="memento")
         state = {"configurable": {"thread_id": thread_id}}
         before = await reader.aget_state(state)
         task = (before.values or {}).get("task") or ""
