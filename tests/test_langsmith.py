@@ -5,89 +5,17 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from cli_run import memento as run_memento
+from langsmith_sink import PROJECT_ID, FakeLangSmith
 from roles import script_task
 
 pytestmark = pytest.mark.integration  # processes: see conftest.py
 
 ROOT = Path(__file__).resolve().parents[1]
-PROJECT_ID = "11111111-1111-4111-8111-111111111111"
-INGEST = {
-    "use_multipart_endpoint": False,
-    "size_limit": 100,
-    "size_limit_bytes": None,
-    "scale_up_qsize_trigger": 1000,
-    "scale_up_nthreads_limit": 16,
-    "scale_down_nempty_trigger": 4,
-}
-
-
-class FakeLangSmith:
-    """Enough of the LangSmith API for the SDK: /info, /sessions, /runs/batch, /feedback."""
-
-    def __init__(self) -> None:
-        self.requests: list[tuple[str, str, bytes]] = []
-        self.lock = threading.Lock()
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def reply(self, payload) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self):  # noqa: N802
-                with owner.lock:
-                    owner.requests.append(("GET", self.path, b""))
-                if self.path.startswith("/info"):
-                    return self.reply({"version": "0.10.0", "batch_ingest_config": INGEST})
-                if self.path.startswith("/sessions"):
-                    project = {"id": PROJECT_ID, "name": "memento-test", "tenant_id": PROJECT_ID}
-                    return self.reply([{**project, "reference_dataset_id": None}])
-                return self.reply({})
-
-            def do_POST(self):  # noqa: N802
-                body = self.rfile.read(int(self.headers.get("content-length") or 0))
-                with owner.lock:
-                    owner.requests.append(("POST", self.path, body))
-                return self.reply({})
-
-            do_PATCH = do_POST
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def runs(self) -> dict[str, dict]:
-        """Return every run posted, by id, with its later patches merged in."""
-        runs: dict[str, dict] = {}
-        for method, path, body in list(self.requests):
-            if method == "POST" and path == "/runs/batch":
-                batch = json.loads(body)
-                for run in (batch.get("post") or []) + (batch.get("patch") or []):
-                    merged = runs.setdefault(run["id"], {})
-                    extra = {**merged.get("extra", {}), **(run.get("extra") or {})}
-                    merged.update({k: v for k, v in run.items() if v is not None})
-                    merged["extra"] = extra
-        return runs
-
-    def feedback(self) -> list[dict]:
-        return [json.loads(b) for m, p, b in self.requests if m == "POST" and p == "/feedback"]
 
 
 @pytest.fixture
@@ -138,6 +66,51 @@ def test_runs_metadata_and_reward_feedback_reach_langsmith(llm, home, langsmith)
     assert feedback["run_id"] == root["id"] and feedback["session_id"] == PROJECT_ID
 
 
+def test_user_feedback_replaces_the_judges_reward_in_langsmith(llm, home, langsmith):
+    script_task(llm, ["look it up"], "Paris")
+    env = traced_env(LANGSMITH_API_KEY="test", LANGSMITH_ENDPOINT=langsmith.url)
+    run = memento("run", "Capital of France?", "--json", env=env)
+    assert run.returncode == 0, run.stderr
+    outcome = json.loads(run.stdout)
+    [root] = langsmith.roots()
+    [judged] = langsmith.feedback()
+    assert judged["run_id"] == root["id"] and judged["score"] == 1.0
+    assert judged["comment"] == "the answer names the right fact"  # the judge's rationale
+
+    told = memento(
+        "feedback", outcome["thread_id"], "--reward", "0", "--note", "wrong city", env=env
+    )
+    assert told.returncode == 0 and "warning" not in told.stderr, told.stderr
+    stored = langsmith.stored[judged["id"]]
+    assert stored["score"] == 0 and stored["comment"] == "user: wrong city"
+    assert len(langsmith.feedback()) == 1  # one reward on the run: the user's
+
+    # A run the judge gave no reward: the user's feedback is created on it.
+    langsmith.stored.clear()
+    again = memento("feedback", outcome["thread_id"], "--reward", "1", env=env)
+    assert again.returncode == 0, again.stderr
+    [created] = langsmith.feedback()[1:]
+    assert created["run_id"] == root["id"] and created["score"] == 1
+    assert created["id"] == judged["id"] and created["comment"] == "user feedback"
+
+
+def test_every_distinct_langsmith_warning_prints_once(llm, home, langsmith):
+    script_task(llm, ["look it up"], "42")
+    langsmith.fail("/runs/batch", 401, *[500] * 50)  # the key refused, then the server failing
+    langsmith.fail("/feedback", 500, 500)
+    env = traced_env(
+        LANGSMITH_API_KEY="test",
+        LANGSMITH_ENDPOINT=langsmith.url,
+        MEMENTO_TRACE_FLUSH_TIMEOUT="10",  # time for the SDK's retries of a 500
+    )
+    proc = memento("run", "What is 6*7?", "--json", env=env)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    warnings = [line for line in proc.stderr.splitlines() if "LangSmith" in line]
+    assert len(warnings) == len(set(warnings)) >= 2, proc.stderr
+    assert any("401" in w or "Authentication" in w for w in warnings), proc.stderr
+    assert any("500" in w for w in warnings), proc.stderr
+
+
 def test_tracing_without_a_key_sends_and_prints_nothing(llm, home, langsmith):
     script_task(llm, ["look it up"], "42")
     proc = memento("run", "What is 6*7?", env=traced_env(LANGSMITH_ENDPOINT=langsmith.url))
@@ -159,7 +132,8 @@ def test_unreachable_endpoint_never_breaks_a_run(llm, home):
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
     assert json.loads(proc.stdout)["status"] == "done"
     warnings = [line for line in proc.stderr.splitlines() if "LangSmith" in line]
-    assert len(warnings) <= 1
+    assert len(warnings) == len(set(warnings))  # each distinct warning once
+    assert len([w for w in warnings if "Connection" in w]) == 1  # one unreachable endpoint
 
 
 def test_a_bad_flush_timeout_falls_back_and_never_fails_the_run(monkeypatch):

@@ -103,7 +103,8 @@ def test_two_concurrent_cli_runs_lose_nothing(llm, env, home, pg_url, chroma_url
     assert sorted(server_cases(chroma_url)) == sorted(tasks.values())
 
 
-def test_embedded_case_bank_is_one_process_at_a_time(llm, env, home):
+def test_embedded_case_bank_waits_for_a_process_that_holds_it(llm, env, home):
+    """A process holding the case bank (as `doctor --repair` does) makes runs wait, then refuse."""
     script_task(llm, ["look it up"], "42")
     holder = subprocess.Popen(
         [
@@ -121,9 +122,9 @@ def test_embedded_case_bank_is_one_process_at_a_time(llm, env, home):
     assert holder.stdout.readline().strip() == "held"
     refused = memento("run", "What is 6*7?", env={**env, "MEMENTO_CASEBANK_WAIT": "0.3"})
     assert refused.returncode != 0 and "Traceback" not in refused.stderr
-    assert "is in use by another memento process" in refused.stderr
+    assert f"is held by another memento process (pid {holder.pid})" in refused.stderr
     assert "MEMENTO_CHROMA_URL" in refused.stderr
-    # With a long enough wait, the second process gets its turn once the first one exits.
+    # With a long enough wait, the second process gets its turn once the first one lets go.
     waiting = start_memento("run", "What is 6*7?", "--json", env=env)
     holder.communicate("\n", timeout=10)
     stdout, stderr = waiting.communicate(timeout=120)

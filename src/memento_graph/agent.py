@@ -19,7 +19,7 @@ from memento_graph.context import Context
 from memento_graph.errors import MementoError
 from memento_graph.killpoints import reached
 from memento_graph.resources import MemoryOpener, Resources
-from memento_graph.thread_index import ThreadIndex
+from memento_graph.thread_index import ThreadIndex, thread_status
 from memento_graph.tracing import Trace
 
 if TYPE_CHECKING:
@@ -167,7 +167,12 @@ class Agent:
                 self.index.update(thread_id, status="failed", error=f"{type(exc).__name__}: {exc}")
                 raise
         outcome = await self._outcome(thread_id, error, time.monotonic() - started)
-        await trace.finish(outcome.reward)
+        judge = (
+            ((await self._snapshot(thread_id)).values or {}).get("judge") if trace.active else None
+        )
+        await trace.finish(outcome.reward, (judge or {}).get("rationale"))
+        if trace.active:  # `memento feedback` sends the user's verdict to this run
+            self.index.update(thread_id, trace_run=str(trace.run_id))
         return outcome
 
     async def outcome(self, thread_id: str) -> Outcome:
@@ -180,16 +185,7 @@ class Agent:
         snapshot = await self._snapshot(thread_id)
         values = snapshot.values or {}
         interrupts = [i.value for t in snapshot.tasks for i in t.interrupts]
-        if error:
-            status = "failed"
-        elif interrupts:
-            status = "paused"
-        elif snapshot.next:
-            status = "interrupted"
-        elif values.get("status") == "rejected":
-            status = "rejected"
-        else:
-            status = "done"
+        status = thread_status(snapshot, failed=error is not None)
         kind, message = error or (None, None)
         results = values.get("results") or {}
         self.index.update(thread_id, status=status, error=message, answer=values.get("answer"))

@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph_sdk.runtime import ServerRuntime
 
@@ -25,6 +26,7 @@ from memento_graph.catalogue import cache_key
 from memento_graph.context import Context
 from memento_graph.graph import graph_builder
 from memento_graph.resources import Resources
+from memento_graph.server_runs import server_run
 from memento_graph.tool_source import ToolSource  # imported with the graph: loading it stays fast
 
 
@@ -107,8 +109,11 @@ def worker_resources() -> WorkerResources:
 
 
 @asynccontextmanager
-async def make_graph(runtime: ServerRuntime[Context]) -> AsyncIterator[Any]:
-    """Graph factory: a run gets the graph bound to the worker's tools and memories."""
+async def make_graph(config: RunnableConfig, runtime: ServerRuntime[Context]) -> AsyncIterator[Any]:
+    """Graph factory: a run gets the graph bound to the worker's tools and memories.
+
+    A run is recorded like a CLI run (server_runs.py): thread index, LangSmith names and feedback.
+    """
     graph = compiled()
     if runtime.execution_runtime is None:
         yield graph
@@ -118,7 +123,9 @@ async def make_graph(runtime: ServerRuntime[Context]) -> AsyncIterator[Any]:
     context = worker.context or await asyncio.to_thread(Context)
     worker.context = context
     async with worker.use(context) as resources:
-        yield graph.with_config(resources.config())
+        bound = graph.with_config(resources.config())
+        async with server_run(graph, bound, dict(config), runtime.execution_runtime.context) as run:
+            yield run
 
 
 @asynccontextmanager

@@ -162,17 +162,17 @@ def _casebank(folder: Path, open_chroma: bool) -> Status:
 
 
 def _in_use(folder: Path) -> str | None:
-    """Return the pid holding the case bank lock when another process holds it."""
+    """Return the pid holding the case bank lock (writing or repairing) when another process does."""
     lock = folder / ".memento.lock"
     if not lock.exists():
         return None
-    from memento_graph.memory.chroma_client import _HELD
+    from memento_graph.memory.chroma_client import held_here
 
-    if str(folder.resolve()) in _HELD:
+    if held_here(folder):
         return None  # this process
     with open(lock, "a+") as handle:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.seek(0)
             return handle.read().strip() or "?"

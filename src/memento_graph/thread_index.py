@@ -45,6 +45,22 @@ def _create(db: sqlite_utils.Database) -> None:
     )
 
 
+def thread_status(snapshot: Any, failed: bool = False) -> str:
+    """Return a thread's status from its state snapshot: done, paused, interrupted or rejected.
+
+    paused: waiting for a plan approval; interrupted: a step is pending (cut short, resumable).
+    """
+    if failed:
+        return "failed"
+    if any(t.interrupts for t in snapshot.tasks):
+        return "paused"
+    if snapshot.next:
+        return "interrupted"
+    if (snapshot.values or {}).get("status") == "rejected":
+        return "rejected"
+    return "done"
+
+
 class ThreadIndex:
     """One row per thread in `<home>/runs.sqlite`."""
 
@@ -71,8 +87,8 @@ class ThreadIndex:
         )
 
     def update(self, thread_id: str, **fields: Any) -> None:
-        """Update a thread's row (status, error, answer, pid)."""
-        self.table.update(thread_id, {**fields, "updated_at": _now()})
+        """Update a thread's row (status, error, answer, pid, task, trace_run)."""
+        self.table.update(thread_id, {**fields, "updated_at": _now()}, alter=True)
 
     def get(self, thread_id: str) -> dict[str, Any] | None:
         """Return a thread's row, with `running` shown as `interrupted` when its process is gone."""

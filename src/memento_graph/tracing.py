@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import sys
 import threading
 import uuid
@@ -96,16 +97,40 @@ def _tracer_class() -> type:
     return MementoTracer
 
 
-class _OneLine(logging.Handler):
-    """Print the first LangSmith warning as one line (no traceback), then stay quiet."""
+_STATUS = re.compile(r"\b([45]\d\d)\b(?= [A-Z]| Client| Server|\))")
+_ERROR = re.compile(r"\b(\w*(?:Error|Exception|Timeout))\b")
+_IDS = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 
-    said = False
+
+def warning_kind(text: str) -> str:
+    """Return what a LangSmith warning is about: its HTTP status, else its error type, else itself.
+
+    "401 Client Error" and "500 Server Error" differ; the same unreachable endpoint reported by
+    the info call, the run upload and the feedback is one ConnectionError.
+    """
+    if found := _STATUS.search(text):
+        return found.group(1)
+    errors = [e for e in _ERROR.findall(text) if e not in ("LangSmithError", "HTTPError")]
+    if errors:
+        return "ConnectionError" if "Connection" in " ".join(errors) else errors[-1]
+    return _IDS.sub("<id>", text)
+
+
+class _OneLine(logging.Handler):
+    """Print each distinct LangSmith warning once, as one line (no traceback).
+
+    Distinct by `warning_kind`: a 500 after a 401 shows too, the same failure repeated does not.
+    """
+
+    said: set[str] = set()
 
     def emit(self, record: logging.LogRecord) -> None:
-        if _OneLine.said:
+        message = record.getMessage()
+        text = message.splitlines()[0][:200] if message.strip() else record.name
+        key = warning_kind(message)
+        if key in _OneLine.said:
             return
-        _OneLine.said = True
-        text = record.getMessage().splitlines()[0][:200] if record.getMessage() else record.name
+        _OneLine.said.add(key)
         sys.stderr.write(f"warning: LangSmith tracing: {text}\n")
 
 
@@ -120,13 +145,18 @@ def _quiet_langsmith_logs() -> None:
 class Trace:
     """The tracing of one run (or resume) of a thread; does nothing when tracing is off."""
 
-    def __init__(self, context: Context, thread_id: str, kind: str = "run") -> None:
-        """Prepare the trace of one `kind` (run or resume) of `thread_id`."""
+    def __init__(
+        self, context: Context, thread_id: str, kind: str = "run", run_id: Any = None
+    ) -> None:
+        """Prepare the trace of one `kind` (run or resume) of `thread_id`.
+
+        `run_id` is the root run's id when someone else chose it (LangGraph's server).
+        """
         self.context = context
         self.thread_id = thread_id
         self.kind = kind
         self.active = active()
-        self.run_id = uuid.uuid4() if self.active else None
+        self.run_id = (run_id or uuid.uuid4()) if self.active else None
         self._client: Any = None
 
     def config(self, config: dict[str, Any]) -> dict[str, Any]:
@@ -193,6 +223,8 @@ class Trace:
                         key=FEEDBACK_KEY,
                         score=reward,
                         comment=rationale,
+                        feedback_id=feedback_id(self.run_id),
+                        source_info={"source": "judge"},
                         stop_after_attempt=2,
                     )
                 self._client.flush(timeout=budget / 2)
@@ -203,9 +235,56 @@ class Trace:
 
     def _project_id(self) -> Any:
         """Return the id of the tracing project (feedback names it), or None if unknown."""
-        from langsmith.utils import get_tracer_project
+        return _project_id(self._client)
+
+
+def _project_id(client: Any) -> Any:
+    from langsmith.utils import get_tracer_project
+
+    try:
+        return client.read_project(project_name=get_tracer_project()).id
+    except Exception:  # noqa: BLE001 - feedback without a project still works on most servers
+        return None
+
+
+def feedback_id(run_id: Any) -> uuid.UUID:
+    """Return the id of a run's reward feedback: the judge's, replaced by the user's verdict."""
+    return uuid.uuid5(uuid.UUID(str(run_id)), FEEDBACK_KEY)
+
+
+def send_user_feedback(run_id: Any, reward: float, note: str | None) -> None:
+    """Set the reward feedback of a traced run to the user's score and note (`memento feedback`).
+
+    Replaces the judge's feedback (same id) so LangSmith shows one reward, the user's; creates it
+    when the judge gave none. Waits at most MEMENTO_TRACE_FLUSH_TIMEOUT; failures are warnings.
+    """
+    if not active() or not run_id:
+        return
+    _quiet_langsmith_logs()
+    from langchain_core.tracers.langchain import get_client
+
+    client = get_client()
+    comment = f"user: {note}" if note else "user feedback"
+    done = threading.Event()
+
+    def send() -> None:
+        from langsmith.utils import LangSmithNotFoundError
 
         try:
-            return self._client.read_project(project_name=get_tracer_project()).id
-        except Exception:  # noqa: BLE001 - feedback without a project still works on most servers
-            return None
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                try:
+                    client.update_feedback(feedback_id(run_id), score=reward, comment=comment)
+                except LangSmithNotFoundError:  # the judge gave no reward: create it
+                    client.create_feedback(
+                        run_id=run_id, key=FEEDBACK_KEY, score=reward, comment=comment,
+                        feedback_id=feedback_id(run_id), session_id=_project_id(client),
+                        source_info={"source": "user"}, stop_after_attempt=2,
+                    )  # fmt: skip
+        except Exception as exc:  # noqa: BLE001 - LangSmith never fails the command
+            logging.getLogger("langsmith").warning("could not send the feedback: %s", exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=send, daemon=True, name="memento-feedback").start()
+    done.wait(flush_timeout())

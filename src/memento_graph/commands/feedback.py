@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -21,7 +21,23 @@ def feedback(
     from memento_graph.context import Context
     from memento_graph.memory import open_memory
 
-    memory = open_memory(Context(user=user) if user is not None else Context())
+    context = Context(user=user) if user is not None else Context()
+    memory = open_memory(context)
     case = memory.feedback(thread_id, float(reward), note)
     where = f"case {case['id']} now reward {case['reward']:g}" if case else "no case"
     typer.echo(f"feedback recorded for {thread_id}: reward {reward} ({where})")
+    _to_langsmith(context, thread_id, float(reward), note)
+
+
+def _to_langsmith(context: Any, thread_id: str, reward: float, note: str | None) -> None:
+    """Send the verdict to the thread's last traced run, when tracing is on and it was traced."""
+    from memento_graph.thread_index import ThreadIndex
+    from memento_graph.tracing import active, send_user_feedback
+
+    if not active():
+        return
+    row = ThreadIndex(context.home_path).get(thread_id) or {}
+    if row.get("trace_run"):
+        send_user_feedback(row["trace_run"], reward, note)
+    else:
+        typer.echo(f"warning: LangSmith: thread {thread_id} has no traced run", err=True)

@@ -130,7 +130,10 @@ async def _run_or_resume(ctx: Any, as_json: bool, start: Any) -> Any:
             if decision is None:  # no one to ask: leave the thread paused
                 break
             outcome = await agent.resume(outcome.thread_id, on_event=on_event, decision=decision)
-        return outcome
+    from memento_graph.commands.studio import tell_studio
+
+    await asyncio.to_thread(tell_studio, ctx.home_path, outcome.thread_id)  # Studio shows it
+    return outcome
 
 
 def run(

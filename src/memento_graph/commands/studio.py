@@ -2,8 +2,9 @@
 
 The server runs in `<home>/studio` (its langgraph.json and in-memory state live there) and logs to
 `<home>/logs/studio.log`, outside any project folder, so nothing it writes wakes a reloader. It
-shares the CLI's checkpointer, and every CLI thread is registered with it, so CLI threads show up
-in Studio and can be resumed there.
+shares the CLI's checkpointer and case bank, and every CLI thread is registered with it (at start,
+and by each CLI run on the same home while it runs: `tell_studio`), so CLI threads show up in
+Studio with their status and can be resumed there.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ CONFIG = {
     "graphs": {"memento": "memento_graph.server_graph:make_graph"},
     # langgraph-api 0.16.7 splits a module checkpointer path at its last dot, not at a colon.
     "checkpointer": {"path": "memento_graph.server_graph.checkpointer"},
+    "http": {"app": "memento_graph.server_routes:app"},  # CLI threads with their status
 }
 
 
@@ -86,7 +88,7 @@ def start_server(home: Path, host: str, port: int, env: dict[str, str] | None = 
     child_env["MEMENTO_HOME"] = str(home)
     child_env.setdefault("LANGGRAPH_CLI_NO_ANALYTICS", "1")
     log = (logs / "studio.log").open("ab")
-    return subprocess.Popen(
+    proc = subprocess.Popen(
         server_command(folder, host, port),
         cwd=folder,
         env=child_env,
@@ -94,6 +96,24 @@ def start_server(home: Path, host: str, port: int, env: dict[str, str] | None = 
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+    # Where CLI runs on this home tell the server about their threads (tell_studio).
+    (folder / "server.json").write_text(
+        json.dumps({"url": f"http://{host}:{port}", "pid": proc.pid})
+    )
+    return proc
+
+
+def tell_studio(home: Path, thread_id: str) -> None:
+    """Show a CLI thread, with its status, in the Studio server running on `home` (if any).
+
+    Best effort: a server that is gone or slow is skipped silently (2 s at most).
+    """
+    try:
+        server = json.loads((home / "studio" / "server.json").read_text())
+        os.kill(int(server["pid"]), 0)
+        register_threads(server["url"], home, [thread_id], timeout=2)
+    except Exception:  # noqa: BLE001 - no server, a stale file, a slow or older server
+        return
 
 
 def wait_ready(proc: Any, url: str, log: Path, timeout: float | None = None) -> None:
@@ -118,26 +138,34 @@ def wait_ready(proc: Any, url: str, log: Path, timeout: float | None = None) -> 
     raise MementoError(f"langgraph dev did not answer within {timeout:g} s; see {log}")
 
 
-def register_threads(url: str, home: Path) -> int:
-    """Make every CLI thread (UUID id) known to the server, so Studio lists it; return how many."""
-    from langgraph_sdk import get_sync_client
+def register_threads(
+    url: str, home: Path, thread_ids: list[str] | None = None, timeout: float = 30
+) -> int:
+    """Make CLI threads (UUID ids; all, or `thread_ids`) known to the server with their status.
+
+    Studio then lists each one as the CLI left it: `interrupted` when paused or cut short, `idle`
+    when done. Returns how many were registered.
+    """
+    import httpx
 
     from memento_graph.thread_index import ThreadIndex
 
-    client = get_sync_client(url=url)
-    count = 0
-    for row in ThreadIndex(home).list(10_000):
+    index = ThreadIndex(home)
+    rows = index.list(10_000) if thread_ids is None else [index.get(t) for t in thread_ids]
+    threads = []
+    for row in rows:
+        if row is None:
+            continue
         try:
             uuid.UUID(row["thread_id"])
         except ValueError:
             continue  # the server only takes UUID thread ids
-        client.threads.create(
-            thread_id=row["thread_id"],
-            if_exists="do_nothing",
-            metadata={"graph_id": "memento", "source": "memento cli", "task": row["task"][:200]},
-        )
-        count += 1
-    return count
+        metadata = {"graph_id": "memento", "source": "memento cli", "task": row["task"][:200]}
+        threads.append({"thread_id": row["thread_id"], "metadata": metadata})
+    if threads:
+        reply = httpx.post(f"{url}/memento/threads", json={"threads": threads}, timeout=timeout)
+        reply.raise_for_status()
+    return len(threads)
 
 
 def stop_server(proc: Any, grace: float = 10) -> None:

@@ -1,13 +1,13 @@
 """The case bank: one Chroma collection per (user, embedder), embeddings passed in explicitly.
 
-Chroma's local client is synchronous; callers in async code go through `asyncio.to_thread`.
+Chroma's local client is synchronous; callers in async code go through `asyncio.to_thread`. Every
+call goes through the bank's lock (memory/chroma_client.py): several processes share one folder.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +16,6 @@ import numpy as np
 from memento_graph.memory.embeddings import Embedder
 from memento_graph.memory.schema import from_metadata, to_metadata
 
-_CLIENTS: dict[str, Any] = {}
-_CLIENTS_LOCK = threading.Lock()
-_CALL_LOCKS: dict[int, threading.RLock] = {}
 _BATCH = 4000  # ids or rows per Chroma call: below its max batch size and SQLite's 32,766 variables
 
 
@@ -28,22 +25,15 @@ def chunks(items: list[Any], size: int = _BATCH) -> list[list[Any]]:
 
 
 def chroma_client(path: Path) -> Any:
-    """Return the process-wide Chroma client: the server at MEMENTO_CHROMA_URL, or embedded."""
-    import chromadb
-    from chromadb.config import Settings
+    """Return the process-wide case bank client: the server at MEMENTO_CHROMA_URL, or embedded.
 
-    from memento_graph.memory.chroma_client import chroma_url, hold_casebank, http_client
+    Either way a `Bank` (memory/chroma_client.py): its collections lock and refresh themselves.
+    """
+    from memento_graph.memory.chroma_client import chroma_url, folder_bank, http_client
 
     if chroma_url():  # MEMENTO_CHROMA_URL: a Chroma server, shared by many processes
         return http_client(chroma_url())
-    key = str(path.resolve())
-    with _CLIENTS_LOCK:
-        if key not in _CLIENTS:
-            hold_casebank(path)  # embedded Chroma is single-process
-            _CLIENTS[key] = chromadb.PersistentClient(
-                path=key, settings=Settings(anonymized_telemetry=False)
-            )
-        return _CLIENTS[key]
+    return folder_bank(path)
 
 
 def _slug(text: str) -> str:
@@ -54,31 +44,6 @@ def _slug(text: str) -> str:
 def collection_prefix(user: str) -> str:
     """Return the prefix of every collection of one user."""
     return f"cases-{_slug(user)}-"
-
-
-class Serialised:
-    """A Chroma collection whose calls run one at a time per client.
-
-    Chroma's local client is not safe for a query racing the first writes of a collection from another
-    thread ("Error creating hnsw segment reader: Nothing found on disk"); calls take ~1-5 ms, so one lock
-    costs little.
-    """
-
-    def __init__(self, collection: Any, client: Any) -> None:
-        self.collection = collection
-        with _CLIENTS_LOCK:
-            self.lock = _CALL_LOCKS.setdefault(id(client), threading.RLock())
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self.collection, name)
-        if not callable(attr):
-            return attr
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            with self.lock:
-                return attr(*args, **kwargs)
-
-        return call
 
 
 class CaseBank:
@@ -93,13 +58,12 @@ class CaseBank:
         self.embedder = embedder
         self.name = collection_prefix(user) + _slug(embedder.id)
         self.client = client
-        collection = client.get_or_create_collection(
+        self.collection = client.get_or_create_collection(
             self.name,
             embedding_function=None,
             configuration={"hnsw": {"space": "cosine", "ef_search": 64}},
             metadata={"user": user, "embedder": embedder.id},
         )
-        self.collection = Serialised(collection, client)
 
     def siblings(self) -> list[CaseBank]:
         """Return this user's non-empty banks under other embedders (largest first)."""
@@ -114,9 +78,13 @@ class CaseBank:
                     col.name,
                     self.client,
                 )
-                bank.collection = Serialised(col, self.client)
+                bank.collection = col
                 found.append(bank)
         return sorted(found, key=lambda b: -b.count())
+
+    def exclusive(self) -> Any:
+        """Hold the case bank's write lock for a section of several calls (other processes wait)."""
+        return self.client.exclusive()
 
     def count(self) -> int:
         """Return the number of stored cases (every status)."""

@@ -155,7 +155,7 @@ class Memory:
         reward = check_reward(reward)
         confidence = reward_confidence(judge)
         attribution = clean_attribution(attribution)
-        with self.lock:
+        with self.lock, self.bank.exclusive():  # one writer across processes too
             done = self.store.episode(thread_id)
             if done and done.get("case_id"):
                 existing = self.get_case(done["case_id"])
@@ -304,7 +304,7 @@ class Memory:
     def feedback(self, thread_id: str, reward: float, note: str | None = None) -> dict[str, Any]:
         """Override an episode's reward with the user's: updates the episode, its case and the policy."""
         reward = check_reward(reward)
-        with self.lock:
+        with self.lock, self.bank.exclusive():
             episode = self.store.episode(thread_id)
             if episode is None or episode["user"] != self.user:
                 raise MementoError(f"no episode for thread {thread_id} (user {self.user})")
@@ -359,7 +359,7 @@ class Memory:
 
     def delete_case(self, case_id: str) -> bool:
         """Delete a case for good (its episodes stay in the experience store); False if unknown."""
-        with self.lock:
+        with self.lock, self.bank.exclusive():
             if not self.bank.get([case_id]):
                 return False
             self.bank.delete([case_id])
