@@ -122,10 +122,10 @@ async def make_graph(config: RunnableConfig, runtime: ServerRuntime[Context]) ->
     worker = worker_resources()
     context = worker.context or await asyncio.to_thread(Context)
     worker.context = context
-    async with worker.use(context) as resources:
-        bound = graph.with_config(resources.config())
-        async with server_run(graph, bound, dict(config), runtime.execution_runtime.context) as run:
-            yield run
+    # The run's record and trace first: the tool servers start in the background after it.
+    async with server_run(graph, dict(config), runtime.execution_runtime.context) as traced:
+        async with worker.use(context) as resources:
+            yield graph.with_config(resources.config()).with_config(traced)
 
 
 @asynccontextmanager

@@ -16,8 +16,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from memento_graph.agent import model_error  # imported with the graph, not in a run's factory
 from memento_graph.context import Context
 from memento_graph.thread_index import ThreadIndex, thread_status
+from memento_graph.tracing import Trace
 
 
 def run_context(context: Any) -> Context:
@@ -34,10 +36,20 @@ def server_run_id(config: dict[str, Any]) -> Any:
     return config.get("run_id") or (config.get("metadata") or {}).get("run_id")
 
 
-def _started(thread_id: str, task: str, ctx: Context) -> ThreadIndex:
+def _known(thread_id: str, context: Any) -> tuple[Context, bool]:
+    """Return the run's Context and whether the thread index knows the thread's task (a resume)."""
+    ctx = run_context(context)
+    if not (ctx.home_path / "runs.sqlite").exists():  # no index yet: nothing to resume
+        return ctx, False
+    row = ThreadIndex(ctx.home_path).get(thread_id)
+    return ctx, bool(row and row.get("task"))
+
+
+def _mark_running(thread_id: str, ctx: Context) -> ThreadIndex:
+    """Record the thread as running in the index (a new row, its task filled in at the end)."""
     index = ThreadIndex(ctx.home_path)
     if index.get(thread_id) is None:
-        index.start(thread_id, task, ctx)
+        index.start(thread_id, "", ctx)
     else:
         index.update(thread_id, status="running", pid=os.getpid(), error=None)
     return index
@@ -66,40 +78,37 @@ async def _saver(ctx: Context) -> Any:
 
 
 @asynccontextmanager
-async def server_run(
-    graph: Any, bound: Any, config: dict[str, Any], context: Any
-) -> AsyncIterator[Any]:
-    """Yield `bound` (the compiled `graph` bound to the run's resources) configured for tracing.
+async def server_run(graph: Any, config: dict[str, Any], context: Any) -> AsyncIterator[Any]:
+    """Yield the run's tracing config (names, tags, metadata) for the compiled `graph`.
 
     The run is recorded in the thread index around it.
     """
-    from memento_graph.agent import model_error
-    from memento_graph.tracing import Trace
-
     thread_id = str((config.get("configurable") or {}).get("thread_id") or "")
     if not thread_id:  # a stateless run: no thread to record
-        yield bound
+        yield {}
         return
-    ctx = await asyncio.to_thread(run_context, context)
+    ctx, known = await asyncio.to_thread(_known, thread_id, context)
+    # LangGraph's server counts the factory's time before the run as graph loading: the index is
+    # written while the run goes on, the checkpoints are read after it.
+    marking = asyncio.ensure_future(asyncio.to_thread(_mark_running, thread_id, ctx))
+    trace = Trace(ctx, thread_id, "resume" if known else "run", server_run_id(config))
+    traced = await asyncio.to_thread(trace.config, {})
+    try:
+        yield traced
+    except Exception as exc:
+        found = model_error(exc)
+        message = found[1] if found else f"{type(exc).__name__}: {exc}"
+        index = await marking
+        await asyncio.to_thread(index.update, thread_id, status="failed", error=message)
+        raise
+    except BaseException:  # cancelled in Studio, or the server stopping: resumable
+        index = await asyncio.shield(marking)
+        await asyncio.to_thread(index.update, thread_id, status="interrupted")
+        raise
+    index = await marking
     async with await _saver(ctx) as saver:
         reader = graph.copy(update={"checkpointer": saver})
-        state = {"configurable": {"thread_id": thread_id}}
-        before = await reader.aget_state(state)
-        task = (before.values or {}).get("task") or ""
-        index = await asyncio.to_thread(_started, thread_id, task, ctx)
-        trace = Trace(ctx, thread_id, "resume" if before.values else "run", server_run_id(config))
-        traced = await asyncio.to_thread(trace.config, {})
-        try:
-            yield bound.with_config(traced)
-        except Exception as exc:
-            found = model_error(exc)
-            message = found[1] if found else f"{type(exc).__name__}: {exc}"
-            await asyncio.to_thread(index.update, thread_id, status="failed", error=message)
-            raise
-        except BaseException:  # cancelled in Studio, or the server stopping: resumable
-            await asyncio.to_thread(index.update, thread_id, status="interrupted")
-            raise
-        after = await reader.aget_state(state)
-        values = after.values or {}
-        await trace.finish(values.get("reward"), (values.get("judge") or {}).get("rationale"))
-        await asyncio.to_thread(_ended, index, thread_id, after, trace.run_id)
+        after = await reader.aget_state({"configurable": {"thread_id": thread_id}})
+    values = after.values or {}
+    await trace.finish(values.get("reward"), (values.get("judge") or {}).get("rationale"))
+    await asyncio.to_thread(_ended, index, thread_id, after, trace.run_id)
