@@ -39,6 +39,7 @@ CONDITIONS = {
     "strong": {"level": "strong"},
     "medium_noise10": {"level": "medium", "noise": 0.1},
     "medium_noise20": {"level": "medium", "noise": 0.2},
+    "medium_noise20_1judge": {"level": "medium", "noise": 0.2, "judge_samples": 1},
     "strong_noise20": {"level": "strong", "noise": 0.2},
     "medium_clean": {"level": "medium", "poisons": 0},
     "medium_noise20_clean": {"level": "medium", "noise": 0.2, "poisons": 0},
