@@ -8,6 +8,7 @@ case; writes bench/out/learning-<condition>.png and .json, and bench/out/learnin
 
     python bench/learning.py                                  # every condition, 5 seeds x 2 orders
     python bench/learning.py --conditions medium_noise20 --seeds 1 --tasks 400 --jobs 2
+    python bench/learning.py --collect bench/results     # the table of the recorded conditions
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ CONDITIONS = {
     "strong": {"level": "strong"},
     "medium_noise10": {"level": "medium", "noise": 0.1},
     "medium_noise20": {"level": "medium", "noise": 0.2},
+    "medium_noise20_1judge": {"level": "medium", "noise": 0.2, "judge_samples": 1},
     "strong_noise20": {"level": "strong", "noise": 0.2},
     "medium_clean": {"level": "medium", "poisons": 0},
     "medium_noise20_clean": {"level": "medium", "noise": 0.2, "poisons": 0},
@@ -255,7 +257,17 @@ def main() -> None:
     parser.add_argument("--windows", type=int, default=10)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--policies", default=",".join(POLICIES))
+    parser.add_argument(
+        "--collect", metavar="DIR", help="only rebuild DIR/learning-conditions.json"
+    )
     args = parser.parse_args()
+    if args.collect:  # the table of every condition recorded in DIR, in CONDITIONS order
+        where = Path(args.collect)
+        found = [where / f"learning-{c}.json" for c in CONDITIONS]
+        table = [row(json.loads(f.read_text())["setup"]["condition"],
+                     json.loads(f.read_text())["summary"]) for f in found if f.is_file()]  # fmt: skip
+        (where / "learning-conditions.json").write_text(json.dumps(table, indent=1))
+        return
     policies = tuple(args.policies.split(","))
     OUT.mkdir(exist_ok=True)
     table = []

@@ -19,7 +19,11 @@ Assumptions (stated in the README too):
   shown case with ATTR_WRONG, nothing otherwise; each negative case it did not follow is named as avoided
   with AVOID_NAMED.
 - The judge is wrong with probability `noise` (both ways); a noisy judge states "high" confidence
-  always (its confidence carries no information); with noise 0 the reward is ground truth.
+  always (its confidence carries no information); with noise 0 the reward is ground truth. As the
+  product does by default (Context.judge_samples), the judge is sampled twice: each sample is wrong
+  with probability `noise`, and their errors are correlated (JUDGE_CORRELATION 0.5: a judge repeats
+  half of its mistakes, so 20% noise gives 12% agreeing wrong, 16% disagreeing); the reward's
+  confidence comes from the product's trust.sample_agreement.
 The benchmark drives the project's real Memory (Chroma case bank, SQLite experience store, policies,
 lifecycle, write-back) through its public API.
 """
@@ -38,6 +42,7 @@ NEGATIVE_APPEAL = (
 )
 ATTR_RIGHT, ATTR_WRONG = 0.6, 0.15  # the planner names the case it followed / another shown case
 AVOID_NAMED = 0.5  # a negative case not followed is named as avoided
+JUDGE_CORRELATION = 0.5  # the second judge sample repeats the first one's error this often
 MODELS = {"planner": "sim", "executor": "sim", "judge": "sim"}
 
 
@@ -66,6 +71,7 @@ class World:
     level: str = "copy"
     effect: str = "large"
     noise: float = 0.0
+    judge_samples: int = 2
     poisons: int | None = None  # default: one family in five has a planted poison case
     seeds_per_family: int = 2
     table: dict[str, np.ndarray] = field(default_factory=dict)
@@ -164,14 +170,18 @@ class World:
         """Return the observed reward and its judge record (ground truth, or a noisy LLM judge)."""
         if self.noise <= 0:
             return won, {"source": "ground_truth", "model": None, "rationale": "simulated"}
-        flipped = rng.random() < self.noise
-        record = {
-            "source": "llm_judge",
-            "model": "sim",
-            "rationale": "simulated",
-            "confidence": "high",
-        }
-        return (1.0 - won if flipped else won), record
+        from memento_graph.memory.trust import sample_agreement
+
+        wrong = [rng.random() < self.noise]
+        if self.judge_samples > 1:
+            again = wrong[0] if rng.random() < JUDGE_CORRELATION else rng.random() < self.noise
+            wrong.append(again)
+        verdicts = [1.0 - won if w else won for w in wrong]
+        pick, confidence = sample_agreement(verdicts, ["high"] * len(verdicts))
+        record = {"source": "llm_judge", "model": "sim", "rationale": "simulated",
+                  "confidence": "high" if len(verdicts) == 1 else confidence,
+                  "samples": len(verdicts)}  # fmt: skip
+        return verdicts[pick], record
 
 
 def _appeal(world: World, case: dict) -> float:

@@ -183,7 +183,7 @@ async def test_judge_cut_twice_means_reward_unknown(llm, home):
     assert out.status == "done" and out.reward is None
     assert "reward unknown" in state["judge"]["rationale"]
     assert "cut at the length limit" in state["judge"]["rationale"]
-    assert len(llm.requests(is_judge)) == 2
+    assert len(llm.requests(is_judge)) == 4  # two samples of the judge, each asked again once
 
 
 # -- 3. the self-dependency message ------------------------------------------------------------

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
+import pytest
+
 from fixtures.episodes import MODELS, finish
+from memento_graph.context import Context
+from memento_graph.errors import MementoError
+from memento_graph.judge import judge_reward
 from memento_graph.memory.experience import ExperienceStore
-from memento_graph.memory.trust import JUDGE_HIGH, reward_confidence
+from memento_graph.memory.trust import (
+    JUDGE_DISAGREED,
+    JUDGE_HIGH,
+    reward_confidence,
+    sample_agreement,
+)
+from roles import is_judge
 from test_memory_lifecycle import BAD, GOOD, shown_as
 
 JUDGE = {
@@ -82,3 +94,55 @@ def test_an_old_store_gains_confidence_and_attribution_without_losing_episodes(t
     again.record({**base, "thread_id": "c", "reward_confidence": 0.4,
                   "attribution": {"followed": ["x"], "avoided": []}}, [])  # fmt: skip
     assert ExperienceStore(path).episode("c")["attribution"] == {"followed": ["x"], "avoided": []}
+
+
+def test_two_judge_samples_weigh_by_their_agreement():
+    assert sample_agreement(["correct"], ["high"]) == (0, JUDGE_HIGH)
+    assert sample_agreement(["correct", "correct"], ["high", "high"]) == (0, JUDGE_HIGH)
+    assert sample_agreement(["correct", "correct"], ["low", "high"])[1] == pytest.approx(0.4)
+    assert sample_agreement(["correct", "incorrect"], ["low", "high"]) == (1, JUDGE_DISAGREED)
+    assert sample_agreement(["incorrect", "correct"], ["high", "high"]) == (0, JUDGE_DISAGREED)
+    assert reward_confidence({"source": "llm_judge", "confidence": JUDGE_DISAGREED}) == 0.1
+
+
+def verdict(text: str, confidence: str) -> str:
+    return json.dumps({"rationale": "the answer names another year", "verdict": text,
+                       "confidence": confidence})  # fmt: skip
+
+
+async def test_the_judge_is_asked_twice_and_a_disagreement_weighs_little(llm, home):
+    llm.rule(is_judge, verdict("incorrect", "high"), times=1)
+    llm.rule(is_judge, verdict("correct", "low"))
+    state = {"task": "When was the Eiffel Tower completed?", "answer": "1887"}
+    reward, record, tokens = await judge_reward(state, Context())
+    assert len(llm.requests(is_judge)) == 2 and tokens["input"] == 20  # both samples counted
+    assert reward == 0.0  # the more confident sample's verdict, ...
+    assert record["samples"] == 2 and record["agreed"] is False
+    assert reward_confidence(record) == JUDGE_DISAGREED  # ... weighing little
+    assert "a second sample said correct" in record["rationale"]
+
+
+async def test_two_agreeing_samples_keep_their_confidence_and_one_sample_can_be_chosen(llm, home):
+    llm.rule(is_judge, verdict("incorrect", "high"))
+    state = {"task": "When was the Eiffel Tower completed?", "answer": "1887"}
+    reward, record, _ = await judge_reward(state, Context())
+    assert reward == 0.0 and record["agreed"] is True
+    assert reward_confidence(record) == JUDGE_HIGH  # agreement: the stated confidence
+    reward, record, _ = await judge_reward(state, Context(judge_samples=1))
+    assert len(llm.requests(is_judge)) == 3 and "samples" not in record
+    assert reward_confidence(record) == JUDGE_HIGH
+
+
+def test_the_judge_samples_setting_is_checked():
+    with pytest.raises(MementoError, match="judge_samples .* must be 1 or 2"):
+        Context(judge_samples=3)
+
+
+def test_two_agreeing_judge_failures_do_not_quarantine_as_ground_truth_does(memory):
+    agreed = {**JUDGE, "confidence": JUDGE_HIGH, "samples": 2, "agreed": True}
+    assert judged_failures_until_quarantine(memory, agreed) == 3  # ground truth: 2
+
+
+def test_disagreeing_judge_failures_alone_never_quarantine(memory):
+    split = {**JUDGE, "confidence": JUDGE_DISAGREED, "samples": 2, "agreed": False}
+    assert judged_failures_until_quarantine(memory, split) == 10  # still active after 10 uses

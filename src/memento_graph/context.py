@@ -73,6 +73,11 @@ class Context:
     executor_max_tokens: int = _env_field(1024, "Most tokens of one executor reply.")
     synthesizer_max_tokens: int = _env_field(512, "Most tokens of the best-effort answer.")
     judge_max_tokens: int = _env_field(512, "Most tokens of the LLM judge's reply.")
+    judge_samples: int = _env_field(
+        2,
+        "Times the LLM judge is asked (1 or 2) when no ground truth is given: two verdicts that "
+        "disagree make the reward weigh little.",
+    )
     max_subtasks: int = _env_field(8, "Most subtasks in one plan.")
     lessons: bool = _env_field(
         True,
@@ -161,6 +166,10 @@ class Context:
             check_range(where, value, low=low, high=high)
             if f.name in _POSITIVE and value <= 0:
                 raise MementoError(f"{where} must be positive, got {value}")
+        if self.judge_samples not in (1, 2):
+            raise MementoError(
+                f"judge_samples (MEMENTO_JUDGE_SAMPLES) must be 1 or 2, got {self.judge_samples}"
+            )
         if self.policy not in POLICIES:
             raise MementoError(
                 f"policy (MEMENTO_POLICY) must be one of {', '.join(POLICIES)}, got {self.policy!r}"
@@ -208,6 +217,7 @@ _POSITIVE = (
     "synthesizer_max_tokens",
     "judge_max_tokens",
     "lesson_max_tokens",
+    "judge_samples",
     "max_subtasks",
     "tool_catalogue_tokens",
     "tool_timeout",

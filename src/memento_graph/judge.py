@@ -1,5 +1,8 @@
 """The reward of an episode: ground truth when given, else an LLM judge checked for sense.
 
+The judge is asked `judge_samples` times (2 by default): two verdicts that disagree make the
+reward weigh little (memory/trust.py).
+
 A verdict is usable only when it is one of the two labels with a rationale that says something
 (not a bare number or a single word); an unusable verdict is "reward unknown", never a guess.
 """
@@ -15,6 +18,7 @@ from pydantic import BaseModel, Field
 from memento_graph import prompts
 from memento_graph.context import Context
 from memento_graph.llm import ask_json, chat_model
+from memento_graph.memory.trust import sample_agreement
 from memento_graph.nodes.plan_schema import clipped
 from memento_graph.scoring import exact_match, split_ground_truth
 from memento_graph.state import State
@@ -64,14 +68,38 @@ async def judge_reward(
     request = f"Task: {state['task']}\n\nAnswer: {answer}"
     messages = [SystemMessage(content=prompts.JUDGE_SYSTEM), HumanMessage(content=request)]
     llm = chat_model(ctx.judge_model, ctx.model_timeout, ctx.judge_max_tokens)
-    reply, error, tokens = await ask_json(llm, messages, JudgeReply)
-    problem = error if reply is None else verdict_problem(reply)
+    # one after the other: a one-slot local server would keep the second waiting past model_timeout
+    asked = [await ask_json(llm, messages, JudgeReply) for _ in range(ctx.judge_samples)]
+    tokens: dict[str, int] = {}
+    for _, _, used in asked:
+        for key, n in (used or {}).items():
+            tokens[key] = tokens.get(key, 0) + n
+    replies, problem = [], None
+    for reply, error, _ in asked:
+        why = error if reply is None else verdict_problem(reply)
+        if why:
+            problem = problem or why
+        else:
+            replies.append(reply)
     record: dict[str, Any] = {"source": "llm_judge", "model": ctx.judge_model}
-    if reply is None or problem:
+    if not replies:
         record["rationale"] = f"reward unknown: the judge's reply was unusable ({problem})"
         return None, record, tokens
+    pick, confidence = sample_agreement(
+        [r.verdict for r in replies], [r.confidence for r in replies]
+    )
+    reply = replies[pick]
     record["rationale"] = reply.rationale.strip()
-    record["confidence"] = reply.confidence  # weighed by the memory (memory/trust.py)
+    if len(replies) > 1:  # weighed by the agreement of two samples (memory/trust.py)
+        record["samples"], record["agreed"] = 2, replies[0].verdict == replies[1].verdict
+        if not record["agreed"]:
+            other = replies[1 - pick]
+            record["rationale"] += (
+                f" (a second sample said {other.verdict}: {other.rationale.strip()})"
+            )
+        record["confidence"] = confidence
+    else:
+        record["confidence"] = reply.confidence  # weighed by the memory (memory/trust.py)
     return float(reply.verdict == "correct"), record, tokens
 
 
