@@ -3,8 +3,9 @@
 Run by hand: `python bench/realmodel_learning.py [--items 6] [--iterations 2]`. It starts llama.cpp's
 server (scripts/llama_server.py: SmolLM2-135M-Instruct Q4_1, n_ctx 8192, 2 threads, one slot),
 samples `--items` questions of the original Memento's deepresearcher.jsonl (seeded), imports the
-original case bank memory.jsonl MINUS every case whose question is an eval question (so the eval is
-not contaminated), and runs, each in a fresh home:
+original case bank memory.jsonl MINUS every case whose question is an eval question, and runs (each
+in a fresh home, the bank given with `--cases`, `--exclude-seen` leaving out any question still
+near-duplicated in it, so the eval is not contaminated):
   - `memento eval SPLIT --memory similarity --control` (the control is memory off, same schedule);
   - `memento eval SPLIT --memory learned`.
 Results land in bench/out/realmodel-learning/ and the headline figures in
@@ -65,6 +66,7 @@ def write_split(items: int, seed: int, folder: Path) -> tuple[Path, Path, int]:
     asked = {q["question"].strip().lower() for q in chosen}
     split = folder / "split.jsonl"
     split.write_text("".join(json.dumps(q) + "\n" for q in chosen))
+    # (questions not in the bank are sampled apart from these: removing the asked ones is enough)
     cases = [json.loads(line) for line in (DATA / "memory.jsonl").open()]
     kept = [c for c in cases if c["case"].strip().lower() not in asked]
     bank = folder / "memory-minus-eval.jsonl"
@@ -86,10 +88,10 @@ def arm(name: str, policy: str, control: bool, split: Path, bank: Path, env: dic
     """Run one eval in a fresh home with the filtered case bank imported; return its summary."""
     home = tempfile.mkdtemp(prefix=f"bench-rml-{name}-")
     env = {**env, "MEMENTO_HOME": home}
-    memento(["cases", "import", str(bank)], env)
     out = OUT / name
     extra = ["--control"] if control else []
     args = [str(split), "--memory", policy, "-n", str(n), "--concurrency", "1", "--out", str(out)]
+    args += ["--cases", str(bank), "--exclude-seen"]  # each seed starts from the bank
     memento(["eval", *args, *extra], env)
     summary = json.loads((out / "summary.json").read_text())
     return {

@@ -26,14 +26,14 @@ from cli_run import memento
 pytestmark = pytest.mark.realmodel
 B = BUDGETS
 # Output tokens one run may spend: planner (reply + repair), executors (forced call, tool
-# rounds, final), best-effort answer, judge (reply + repair), lesson (reply + repair).
+# rounds, final), best-effort answer, judge (each sample: reply + repair), lesson (reply + repair).
 MAX_OUTPUT = (
     2 * B["MEMENTO_PLANNER_MAX_TOKENS"] * B["MEMENTO_MAX_CYCLES"]
     + B["MEMENTO_MAX_SUBTASKS"]
     * (B["MEMENTO_MAX_TOOL_CALLS"] + 2)
     * B["MEMENTO_EXECUTOR_MAX_TOKENS"]
     + B["MEMENTO_SYNTHESIZER_MAX_TOKENS"]
-    + 2 * B["MEMENTO_JUDGE_MAX_TOKENS"]
+    + 2 * B["MEMENTO_JUDGE_SAMPLES"] * B["MEMENTO_JUDGE_MAX_TOKENS"]
     + 2 * B["MEMENTO_LESSON_MAX_TOKENS"]
 )
 tool_calls_seen: list[int] = []
