@@ -66,7 +66,6 @@ def write_split(items: int, seed: int, folder: Path) -> tuple[Path, Path, int]:
     asked = {q["question"].strip().lower() for q in chosen}
     split = folder / "split.jsonl"
     split.write_text("".join(json.dumps(q) + "\n" for q in chosen))
-    # (questions not in the bank are sampled apart from these: removing the asked ones is enough)
     cases = [json.loads(line) for line in (DATA / "memory.jsonl").open()]
     kept = [c for c in cases if c["case"].strip().lower() not in asked]
     bank = folder / "memory-minus-eval.jsonl"
