@@ -24,39 +24,18 @@ import argparse
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import httpx
+from realmodel import start_server  # llama.cpp's server on a free port (bench/realmodel.py)
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data" / "memento"
 OUT = ROOT / "bench" / "out" / "realmodel-learning"
 RESULTS = ROOT / "bench" / "results" / "realmodel_learning.json"
-
-
-def start_server() -> tuple[subprocess.Popen, str]:
-    """Start llama.cpp's server on a free port; return it and its /v1 base URL."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "scripts" / "llama_server.py"), "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            if httpx.get(f"{base}/v1/models", timeout=1).status_code == 200:
-                return proc, f"{base}/v1"
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    raise SystemExit("llama.cpp's server did not start")
 
 
 def write_split(items: int, seed: int, folder: Path) -> tuple[Path, Path, int]:
