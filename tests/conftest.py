@@ -65,7 +65,7 @@ def memory(home: Path, monkeypatch: pytest.MonkeyPatch):
 
 
 # -- shared stores: a fresh PostgreSQL schema, a Chroma server (tests/test_scale_out.py and others) --
-PG = os.environ.get("MEMENTO_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+from fixtures.postgres import PG  # noqa: E402
 
 
 @pytest.fixture

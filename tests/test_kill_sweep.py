@@ -40,6 +40,12 @@ pytestmark = pytest.mark.integration  # processes: see conftest.py
 # planning stops (cycles spent: no model call), synthesize asks for the answer, write_memory
 # asks the judge and writes the case. In order, every point a kill can hit:
 # ("hook", point) is MEMENTO_TEST_KILL_AT, ("model", role) the scripted server on that request.
+# One judge sample and no lesson: the sweep counts each model call of the run.
+ONE_JUDGE_NO_LESSON = {
+    "MEMENTO_MAX_CYCLES": "1",
+    "MEMENTO_JUDGE_SAMPLES": "1",
+    "MEMENTO_LESSONS": "false",
+}
 EVENTS = [
     ("hook", "retrieved"),  # inside retrieve_cases
     ("hook", "after:retrieve_cases"),
@@ -174,7 +180,7 @@ def expected_after(steps: list[int], upto: int) -> dict[str, int]:
 
 def sweep(llm: ScriptedLLM, chain: Chain, armed: dict, forker: ForkedCLI) -> list[str]:
     """Kill the chain's thread at each of its points in turn, then resume it; return problems."""
-    base = {**os.environ, "MEMENTO_HOME": str(chain.home), "MEMENTO_MAX_CYCLES": "1"}
+    base = {**os.environ, "MEMENTO_HOME": str(chain.home), **ONE_JUDGE_NO_LESSON}
     thread = f"t-{chain.tag}"
     problems = []
     previous = -1
@@ -251,7 +257,7 @@ def test_kill_at_every_point_of_a_run_then_resume(llm, home, forker):
 def test_kill_before_the_first_checkpoint_then_run_again(llm, home, forker):
     chain = Chain("z", home, [])
     script(llm, [chain])
-    env = {**os.environ, "MEMENTO_MAX_CYCLES": "1"}
+    env = {**os.environ, **ONE_JUDGE_NO_LESSON}
     run = ("run", chain.task, "--thread-id", "t-z", "--json")
     code, out, err = forker.run(*run, env={**env, "MEMENTO_TEST_KILL_AT": "thread_started"})
     assert code == -signal.SIGKILL, err

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from cli_run import memento
-from conftest import PG
+from fixtures.postgres import PG
 from roles import script_task
 from scripted_llm import request_text
 

@@ -15,7 +15,7 @@ import pytest
 from langgraph_sdk import get_client
 
 from cli_run import memento
-from conftest import PG
+from fixtures.postgres import PG
 from hashed_embedder import HashedEmbedder
 from memento_graph.commands.studio import free_port, start_server, stop_server, wait_ready
 from memento_graph.memory.core import Memory
