@@ -13,11 +13,7 @@ from langgraph_sdk import get_client
 
 from fixtures.mcp_support import write_mcp_json
 from memento_graph.commands.studio import (
-    free_port,
     register_threads,
-    start_server,
-    stop_server,
-    wait_ready,
 )
 from roles import (
     answer_reply,
@@ -29,6 +25,7 @@ from roles import (
     tool_plan_reply,
 )
 from scripted_llm import Reply, after_tool
+from studio_server import studio
 
 pytestmark = pytest.mark.integration  # processes: see conftest.py
 
@@ -44,20 +41,8 @@ def server_env() -> dict[str, str]:
 @pytest.fixture
 def server(llm, home, tmp_path, server_env):
     """`langgraph dev` on a free port with the CLI's data directory; its log under tmp_path."""
-    port = free_port()
-    env = {
-        "LANGSMITH_TRACING": "false",
-        "PYTHONPATH": str(ROOT / "src"),
-        "MEMENTO_DISABLE_SERVERS": "all",
-        **server_env,
-    }
-    proc = start_server(home, "127.0.0.1", port, env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(proc, url, home / "logs" / "studio.log")
+    with studio(home, **{"MEMENTO_DISABLE_SERVERS": "all", **server_env}) as url:
         yield url
-    finally:
-        stop_server(proc)
 
 
 def interrupts(state: dict) -> list[dict]:

@@ -10,34 +10,18 @@ import asyncio
 import json
 import os
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from langgraph_sdk import get_client
 
 from cli_run import memento
 from langsmith_sink import PROJECT_ID, FakeLangSmith
-from memento_graph.commands.studio import free_port, start_server, stop_server, wait_ready
 from memento_graph.thread_index import ThreadIndex
 from roles import is_executor, script_task
+from studio_server import studio
 from waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@contextmanager
-def studio(home: Path, **env: str) -> Iterator[str]:
-    """`langgraph dev` on a free port serving `home` (as `memento studio` starts it)."""
-    port = free_port()
-    env = {"LANGSMITH_TRACING": "false", "PYTHONPATH": str(ROOT / "src"), **env}
-    proc = start_server(home, "127.0.0.1", port, env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(proc, url, home / "logs" / "studio.log")
-        yield url
-    finally:
-        stop_server(proc)
 
 
 def cli(*args: str, **env: str) -> tuple[int, str, str]:
