@@ -255,9 +255,13 @@ class FolderBank(Bank):
 
             if self.client is not None:
                 self.client.close()  # drops its in-memory vector index
-            self.client = chromadb.PersistentClient(
-                path=str(self.folder), settings=Settings(anonymized_telemetry=False)
-            )
+            try:
+                self.client = chromadb.PersistentClient(
+                    path=str(self.folder), settings=Settings(anonymized_telemetry=False)
+                )
+            except Exception as exc:
+                self.client = None
+                raise _opening_error(self.folder, exc) from None
             self.seen = seen
             self.epoch += 1
         return self.client
@@ -273,6 +277,25 @@ class FolderBank(Bank):
         value = str(int(self._count() or 0) + 1)
         self.counter.write_text(value)
         self.seen = value
+
+
+def _opening_error(folder: Path, exc: Exception) -> Exception:
+    """Forget Chroma's half-started system for `folder` and return the error that stopped it.
+
+    Chroma keeps a failed system in its process-wide cache and, on release, stops components that
+    never started (an AttributeError that hides the cause, e.g. a damaged file): the next open
+    must start from nothing and report the cause.
+    """
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    SharedSystemClient._identifier_to_system.pop(str(folder), None)
+    SharedSystemClient._identifier_to_refcount.pop(str(folder), None)
+    cause: BaseException | None = exc
+    while cause is not None:
+        if type(cause).__module__.startswith("chromadb") and isinstance(cause, Exception):
+            return cause
+        cause = cause.__cause__ or cause.__context__
+    return exc
 
 
 def _wait() -> float:
