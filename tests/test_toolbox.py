@@ -52,7 +52,12 @@ async def test_third_party_server_with_clash_and_plain_text(tmp_path):
         clash = {t.name: t for t in await source.tools()}["fixture_evaluate"]
         assert await clash.ainvoke({"expression": "2"}) == "fixture evaluated 2"
         picture = await box.find("fixture", "picture").ainvoke({})
-        assert picture.startswith("[image (image/png):")
+        assert picture == "[image (image/png, 24 bytes)]"  # what it is, not its data
+        assert "background_job" not in names and box.find("fixture", "background_job") is None
+        assert box.hidden == [
+            "tool 'background_job' of server 'fixture' is not offered: it needs task-augmented "
+            "calls (execution.taskSupport 'required'), which memento does not make"
+        ]
     finally:
         await source.aclose()
     assert box.workspace is not None and not box.workspace.exists()  # tidied up
@@ -190,5 +195,8 @@ def test_content_text_renders_blocks():
     blocks = [
         {"type": "text", "text": "a"},
         {"type": "file", "url": "https://x/f.pdf", "mime_type": "application/pdf"},
+        {"type": "image", "base64": "iVBORw0KGgo=", "mime_type": "image/png"},
     ]
-    assert content_text(blocks) == "a\n[file (application/pdf): https://x/f.pdf]"
+    assert content_text(blocks) == (
+        "a\n[file (application/pdf): https://x/f.pdf]\n[image (image/png, 8 bytes)]"
+    )

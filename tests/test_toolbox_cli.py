@@ -35,6 +35,8 @@ def test_list_servers_status_and_tools(tmp_path, monkeypatch):
     assert "disabled" in lines["crawl"] and "ready" in lines["fixture"]
     assert "lookup_word" in lines["fixture"] and "fixture_evaluate" in lines["fixture"]
     assert "renamed to 'fixture_evaluate'" in result.output
+    assert "background_job" not in lines["fixture"]  # needs task-augmented calls: named apart
+    assert "note: tool 'background_job' of server 'fixture' is not offered" in result.output
 
 
 def test_call_a_tool(tmp_path, monkeypatch):

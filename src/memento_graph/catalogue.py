@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from memento_graph.context import Context
 
 CHARS_PER_TOKEN = 4
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: tools needing task-augmented calls are left out
 
 
 def server_of(tool: BaseTool) -> str:

@@ -71,6 +71,15 @@ class Context:
         2048, "Most tokens of one planner reply (plan JSON or final answer)."
     )
     executor_max_tokens: int = _env_field(1024, "Most tokens of one executor reply.")
+    executor_vision: bool = _env_field(
+        False,
+        "Show the executor model the images tools return (PNG, JPEG, GIF, WebP; at most 4 of "
+        "one result), as image content in a user message after the tool results; off (for "
+        "text-only models) it reads a placeholder with the image's type and size.",
+    )
+    tool_image_max_bytes: int = _env_field(
+        5_242_880, "Largest image (bytes) of a tool result shown to the executor model."
+    )
     synthesizer_max_tokens: int = _env_field(512, "Most tokens of the best-effort answer.")
     judge_max_tokens: int = _env_field(512, "Most tokens of the LLM judge's reply.")
     judge_samples: int = _env_field(
@@ -221,6 +230,7 @@ _POSITIVE = (
     "max_subtasks",
     "tool_catalogue_tokens",
     "tool_timeout",
+    "tool_image_max_bytes",
 )
 
 

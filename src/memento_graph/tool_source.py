@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import contextvars
 import logging
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -112,7 +113,7 @@ class ToolSource:
     def _stand_in(self, spec: ToolSpec) -> BaseTool:
         """Return a tool that looks like the cached one and calls the real one once it is loaded."""
 
-        async def call(**kwargs: Any) -> Any:
+        async def call(**kwargs: Any) -> tuple[Any, Any]:
             box = await self.toolbox()
             tool = next((t for t in box.tools if t.name == spec.name), None)
             if tool is None:
@@ -120,13 +121,20 @@ class ToolSource:
                 raise ToolException(
                     f"Error: {spec.name} is not available (MCP server {spec.server!r}: {status})"
                 )
-            return await tool.ainvoke(kwargs)
+            call_id = f"stand-in-{uuid.uuid4().hex[:12]}"
+            ran = await tool.ainvoke(
+                {"type": "tool_call", "name": tool.name, "args": kwargs, "id": call_id}
+            )
+            if getattr(ran, "status", "success") == "error":
+                raise ToolException(ran.content)
+            return ran.content, ran.artifact  # the text and the images the tool gave
 
         return StructuredTool(
             name=spec.name,
             description=spec.description,
             args_schema={"type": "object", "properties": {}, **spec.parameters},
             coroutine=call,
+            response_format="content_and_artifact",
             handle_tool_error=True,
             metadata={"server": spec.server, "cached": True},
         )

@@ -2,8 +2,9 @@
 
 `open_toolbox` starts the enabled built-in servers and those of the user's mcp.json concurrently,
 each in its own task holding a persistent session (`client.session` + `load_mcp_tools`), and wraps
-their tools. Tools return plain text; a server that fails to start is reported once and skipped; a
-server that dies mid-run turns into tool errors. No registry: the agent hands the tools to the
+their tools. Tools return plain text, with the images a tool gave as their artifact (see
+tool_content.py); tools that need task-augmented calls are left out (`hidden`). A server that fails
+to start is reported once and skipped; a server that dies mid-run turns into tool errors. No registry: the agent hands the tools to the
 nodes through the run's config (see resources.py).
 """
 
@@ -26,6 +27,9 @@ from langchain_core.tools import BaseTool, StructuredTool, ToolException
 from memento_graph.context import Context
 from memento_graph.mcp_servers.secret_env import masked
 from memento_graph.settings import SETTINGS
+from memento_graph.tool_content import content_text, images_of, load_callable_tools
+
+__all__ = ["Toolbox", "check_servers", "content_text", "open_toolbox"]
 
 log = logging.getLogger(__name__)
 _VALID_NAME = re.compile(r"[^A-Za-z0-9_-]")
@@ -44,7 +48,7 @@ def check_servers(context: Context) -> None:
 
 @dataclass
 class Toolbox:
-    """What `open_toolbox` started: tools, server statuses, renames made for name clashes."""
+    """What `open_toolbox` started: tools, server statuses, renames for name clashes, tools left out."""
 
     tools: list[BaseTool] = field(default_factory=list)
     servers: dict[str, str] = field(default_factory=dict)
@@ -52,6 +56,7 @@ class Toolbox:
     workspace: Path | None = None
     tool_server: dict[str, str] = field(default_factory=dict)
     server_tools: dict[str, list[BaseTool]] = field(default_factory=dict)
+    hidden: list[str] = field(default_factory=list)
 
     def allow(self, paths: list[str] | tuple[str, ...]) -> None:
         """Let the servers read these files or folders (a task's input files) from now on."""
@@ -123,11 +128,14 @@ async def _hold(
     client: Any, name: str, ready: asyncio.Future, stop: asyncio.Event, box: Toolbox
 ) -> None:
     """Own one server's session from start to stop (anyio scopes must exit in the task that entered)."""
-    from langchain_mcp_adapters.tools import load_mcp_tools
-
     try:
         async with client.session(name) as session:
-            tools = await load_mcp_tools(session, server_name=name)
+            tools, hidden = await load_callable_tools(session, name)
+            box.hidden.extend(
+                f"tool {tool!r} of server {name!r} is not offered: it needs task-augmented "
+                "calls (execution.taskSupport 'required'), which memento does not make"
+                for tool in hidden
+            )
             if not ready.done():
                 ready.set_result(tools)
             await stop.wait()
@@ -185,13 +193,18 @@ def _register(
             tools.append(wrapped)
     for note in box.clashes:
         log.warning("%s", note)
+    for note in box.hidden:
+        log.info("%s", note)
     return tools
 
 
 def _wrap(tool: BaseTool, server: str, name: str, box: Toolbox, timeout: float) -> BaseTool:
-    """Return a tool that gives the model plain text and turns every failure into a tool error."""
+    """Return a tool that gives the model plain text and turns every failure into a tool error.
 
-    async def call(**kwargs: Any) -> str:
+    Its artifact holds the images of the result (`{"images": [...]}`) or is None.
+    """
+
+    async def call(**kwargs: Any) -> tuple[str, dict[str, Any] | None]:
         status = box.servers.get(server, "")
         if status != "ready":
             raise ToolException(f"Error: MCP server {server!r} is not available ({status})")
@@ -209,35 +222,18 @@ def _wrap(tool: BaseTool, server: str, name: str, box: Toolbox, timeout: float) 
                     f"Error: MCP server {server!r} stopped; {name} failed"
                 ) from None
             raise ToolException(f"Error: {name} failed: {_reason(exc)}") from None
-        return content_text(content)
+        images = images_of(content)
+        return content_text(content), ({"images": images} if images else None)
 
     return StructuredTool(
         name=name,
         description=tool.description or name,
         args_schema=tool.args_schema,
         coroutine=masked(call),  # no secret value of this process reaches the model
+        response_format="content_and_artifact",
         handle_tool_error=True,
         metadata={"server": server, "mcp_name": tool.name},
     )
-
-
-def content_text(content: Any) -> str:
-    """Render MCP tool output (LangChain content blocks) as plain text."""
-    if isinstance(content, str):
-        return content
-    if hasattr(content, "content"):  # a ToolMessage returned by an interceptor
-        return content_text(content.content)
-    parts = []
-    for block in content or []:
-        if isinstance(block, str):
-            parts.append(block)
-        elif block.get("type") == "text":
-            parts.append(block.get("text", ""))
-        else:
-            mime = block.get("mime_type") or "unknown type"
-            where = block.get("url") or f"{len(block.get('base64') or '')} base64 characters"
-            parts.append(f"[{block.get('type', 'data')} ({mime}): {where}]")
-    return "\n".join(parts)
 
 
 def _is_crash(exc: BaseException) -> bool:

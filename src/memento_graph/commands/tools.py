@@ -68,6 +68,8 @@ async def _list(context: Any) -> None:
         console.print(table)
         for note in box.clashes:
             console.print(f"[yellow]note:[/yellow] {note}")
+        for note in box.hidden:
+            console.print(f"[dim]note: {escape(note)}[/dim]")
 
 
 @app.command("call")
@@ -112,6 +114,7 @@ async def _call(context: Any, server: str, tool: str, arguments: dict) -> tuple[
             names = ", ".join(t.name for t in box.server_tools.get(server, []))
             raise MementoError(f"server {server!r} has no tool {tool!r} (tools: {names})")
         try:
-            return await found.coroutine(**arguments), False
+            text, _images = await found.coroutine(**arguments)  # images: shown as placeholders
+            return text, False
         except ToolException as exc:
             return str(exc), True

@@ -81,13 +81,19 @@ def mask(text: str) -> str:
     return text
 
 
-def masked(call: Callable[..., Awaitable[str]]) -> Callable[..., Awaitable[str]]:
-    """Wrap a tool coroutine so neither its result nor its error message carries a secret."""
+def masked(call: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """Wrap a tool coroutine so neither its result nor its error message carries a secret.
+
+    The result is text, or (text, artifact) of which the text is masked.
+    """
 
     @wraps(call)
-    async def wrapper(**kwargs: Any) -> str:
+    async def wrapper(**kwargs: Any) -> Any:
         try:
-            return mask(await call(**kwargs))
+            result = await call(**kwargs)
+            if isinstance(result, tuple):
+                return (mask(result[0]), *result[1:])
+            return mask(result)
         except Exception as exc:
             text = str(exc)
             if mask(text) == text:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import openai
@@ -19,6 +21,7 @@ from memento_graph.llm import add_usage, chat_model, is_transient, text_of, was_
 from memento_graph.nodes.forced_call import first_call
 from memento_graph.resources import resources_of
 from memento_graph.state import SubtaskInput
+from memento_graph.tool_content import attach_images
 
 _limits: weakref.WeakValueDictionary[tuple[str, int], asyncio.Semaphore] = (
     weakref.WeakValueDictionary()
@@ -38,14 +41,20 @@ def _limit(thread_id: str, n: int) -> asyncio.Semaphore:
 
 
 async def _call_tool(tools: dict[str, BaseTool], call: dict[str, Any]) -> ToolMessage:
-    """Run one tool call; any failure goes back to the model as an error tool message."""
+    """Run one tool call; any failure goes back to the model as an error tool message.
+
+    The message's artifact keeps what the tool gave beside its text (an MCP tool's images).
+    """
     tool = tools.get(call["name"])
     try:
         if tool is None:
             raise LookupError(f"no tool named {call['name']!r}; available: {', '.join(tools)}")
-        output = await tool.ainvoke(call["args"])
-        content = output if isinstance(output, str) else str(output)
-        return ToolMessage(content=content, tool_call_id=call["id"], name=call["name"])
+        output = await tool.ainvoke({**call, "type": "tool_call"})
+        if not isinstance(output, ToolMessage):
+            output = ToolMessage(content=str(output), tool_call_id=call["id"], name=call["name"])
+        if not isinstance(output.content, str):
+            output.content = str(output.content)
+        return output
     except Exception as exc:  # noqa: BLE001 - every tool error is the model's to handle
         return ToolMessage(
             content=f"Error: {type(exc).__name__}: {exc}",
@@ -83,10 +92,11 @@ async def execute_with_tools(
     thread_id = str(config.get("configurable", {}).get("thread_id", ""))
     tokens = {"input": 0, "output": 0}
     force = wanted[0] if len(wanted) == 1 else None
+    images = partial(attach_images, vision=ctx.executor_vision, max_bytes=ctx.tool_image_max_bytes)
     async with _limit(thread_id, ctx.concurrency):
         try:
             output, calls = await _loop(
-                llm, offered, every, messages, ctx.max_tool_calls, tokens, force
+                llm, offered, every, messages, ctx.max_tool_calls, tokens, force, images
             )
             result = {"status": "done", "output": output or "(empty result)", "tool_calls": calls}
         except openai.APIStatusError as exc:
@@ -106,8 +116,12 @@ async def _loop(
     budget: int,
     tokens: dict[str, int],
     force: str | None,
+    images: Callable[[list[ToolMessage]], HumanMessage | None],
 ) -> tuple[str, int]:
-    """Run the ReAct loop; return the executor's final text and the number of tool calls."""
+    """Run the ReAct loop; return the executor's final text and the number of tool calls.
+
+    `images` turns the images of a round of tool results into a user message (or None).
+    """
     bound = llm.bind_tools(list(offered.values())) if offered else llm
     calls = 0
     while True:
@@ -124,7 +138,8 @@ async def _loop(
         messages.append(reply)
         room = budget - calls
         todo, refused = reply.tool_calls[:room], reply.tool_calls[room:]
-        messages.extend(await asyncio.gather(*(_call_tool(every, c) for c in todo)))
+        results = list(await asyncio.gather(*(_call_tool(every, c) for c in todo)))
+        messages.extend(results)
         messages.extend(
             ToolMessage(
                 content="Error: tool-call budget spent.",
@@ -134,4 +149,7 @@ async def _loop(
             )
             for c in refused
         )
+        shown = images(results)
+        if shown is not None:  # after every tool message of the round, as the API requires
+            messages.append(shown)
         calls += len(todo)
