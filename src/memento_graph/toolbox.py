@@ -1,11 +1,12 @@
 """The toolbox: MCP servers held open for a whole run (or a whole server process).
 
 `open_toolbox` starts the enabled built-in servers and those of the user's mcp.json concurrently,
-each in its own task holding a persistent session (`client.session` + `load_mcp_tools`), and wraps
-their tools. Tools return plain text, with the images a tool gave as their artifact (see
-tool_content.py); tools that need task-augmented calls are left out (`hidden`). A server that fails
-to start is reported once and skipped; a server that dies mid-run turns into tool errors. No registry: the agent hands the tools to the
-nodes through the run's config (see resources.py).
+each in its own task holding a persistent session (`client.session`, tools loaded by
+tool_content.load_callable_tools), and wraps their tools. Tools return plain text, with the images
+a tool gave as their artifact; tools that need task-augmented calls are left out (`hidden`). A
+server that fails to start is reported once and skipped; a server that dies mid-run turns into
+tool errors. No registry: the agent hands the tools to the nodes through the run's config (see
+resources.py).
 """
 
 from __future__ import annotations
