@@ -197,7 +197,7 @@ def report(sizes, samples, one_off, builds, banks, args) -> None:
             per = one_off[kind, n] / max(memory.max_cases // 20, 1)
             extra[f"over {n}"] = {"max_cases": memory.max_cases, "first_task_s": round(one_off[kind, n], 2),
                                   "amortised_ms_per_task": round(per * 1000, 2),
-                                  "active_after": len(memory.bank.ids({"status": "active"}))}  # fmt: skip
+                                  "active_after": len(memory.bank.ids(status="active"))}  # fmt: skip
             print(f"over {n:,}: first task (batched retire) {one_off[kind, n]:.2f} s, "
                   f"amortised over {memory.max_cases // 20} tasks: {per * 1000:.2f} ms/task")  # fmt: skip
         if n:

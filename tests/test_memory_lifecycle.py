@@ -156,7 +156,7 @@ def test_capacity_counts_active_cases_and_retires_in_one_batch(home):
     victims = lifecycle.enforce_capacity(bank, store, 40)  # 50 active: down to 95% of 40 at once
     assert victims == [f"c{i:02d}" for i in range(12)]  # the reward-0 ones, oldest first
     assert all("capacity" in c["status_reason"] for c in bank.get(victims))
-    assert len(bank.ids(lifecycle.ACTIVE)) == 38
+    assert len(bank.ids(**lifecycle.ACTIVE)) == 38
     bank.upsert(cases[:2], bank.embedder.embed(["task 0", "task 1"]))  # restored: 40 active
     assert lifecycle.enforce_capacity(bank, store, 40) == []
 

@@ -14,7 +14,10 @@ from rich.table import Table
 from memento_graph.errors import MementoError
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
     from memento_graph.memory import Memory
+    from memento_graph.memory.schema import CaseRecord
 
 app = typer.Typer(help="Inspect and curate the case bank.", no_args_is_help=True)
 console = Console()
@@ -33,7 +36,7 @@ def _memory(user: str | None) -> Memory:
     return open_memory(Context(user=user) if user is not None else Context())
 
 
-def _case(memory: Memory, case_id: str) -> dict[str, Any]:
+def _case(memory: Memory, case_id: str) -> CaseRecord:
     case = memory.get_case(case_id)
     if case is None:
         raise MementoError(f"no case {case_id} (user {memory.user})")
@@ -45,7 +48,7 @@ def _short(text: Any, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _table(cases: list[dict[str, Any]], score: bool = False) -> Table:
+def _table(cases: Sequence[Mapping[str, Any]], score: bool = False) -> Table:
     table = Table("id", "status", "reward", "used", *(["score"] if score else []), "task")
     for c in cases:
         used = str(c.get("usage", {}).get("times_retrieved", 0))

@@ -1,20 +1,23 @@
-"""The case bank: one Chroma collection per (user, embedder), embeddings passed in explicitly.
+"""The case bank: the `CaseStore` in Chroma, one collection per (user, embedder), embeddings passed in.
 
 Chroma's local client is synchronous; callers in async code go through `asyncio.to_thread`. Every
 call goes through the bank's lock (memory/chroma_client.py): several processes share one folder.
+Chroma's query syntax (`where`, `$and`, `$lt`, ...) is used here only: callers pass a `CaseFilter`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 
+from memento_graph.memory.case_store import CaseFilter, CaseStore
 from memento_graph.memory.embeddings import Embedder
-from memento_graph.memory.schema import from_metadata, to_metadata
+from memento_graph.memory.schema import CaseRecord, from_metadata, to_metadata
 
 _BATCH = 4000  # ids or rows per Chroma call: below its max batch size and SQLite's 32,766 variables
 
@@ -36,6 +39,41 @@ def chroma_client(path: Path) -> Any:
     return folder_bank(path)
 
 
+def read_every_collection(folder: Path) -> list[int]:
+    """Read each collection of the case bank in `folder` (count, one nearest-neighbour query); return the counts.
+
+    A damaged bank raises whatever Chroma raises (stores.check reports it).
+    """
+    client = chroma_client(folder)
+    counts = []
+    for item in client.list_collections():
+        collection = client.get_collection(getattr(item, "name", item))
+        counts.append(collection.count())
+        if counts[-1]:  # a nearest-neighbour query reads the vector index too
+            (vec,) = collection.get(limit=1, include=["embeddings"])["embeddings"]
+            collection.query(query_embeddings=[list(vec)], n_results=1, include=[])
+    return counts
+
+
+def open_case_bank(folder: Path, user: str, embedder: Embedder) -> CaseStore:
+    """Return the case store of `user` under `embedder`: in the Chroma at MEMENTO_CHROMA_URL, or `folder`."""
+    return CaseBank(chroma_client(folder), user, embedder)
+
+
+def where_of(filters: CaseFilter) -> dict[str, Any] | None:
+    """Return Chroma's `where` for a case filter (None: every case)."""
+    parts: list[dict[str, Any]] = []
+    if "status" in filters:
+        parts.append({"status": filters["status"]})
+    if "reward_at_most" in filters:
+        parts.append({"reward": {"$lte": filters["reward_at_most"]}})
+    if "reward_below" in filters:
+        parts.append({"reward": {"$lt": filters["reward_below"]}})
+    if "created_since" in filters:
+        parts.append({"created_ts": {"$gte": filters["created_since"]}})
+    return None if not parts else parts[0] if len(parts) == 1 else {"$and": parts}
+
+
 def _slug(text: str) -> str:
     clean = re.sub(r"[^a-zA-Z0-9_-]+", "_", text)[:40].strip("_-") or "x"
     return f"{clean}-{hashlib.sha1(text.encode()).hexdigest()[:6]}"
@@ -47,7 +85,7 @@ def collection_prefix(user: str) -> str:
 
 
 class CaseBank:
-    """The cases of one user under one embedder, stored in Chroma."""
+    """The cases of one user under one embedder, stored in Chroma (a `CaseStore`)."""
 
     active: int | None = None  # at most this many active cases at the last count (see lifecycle)
     added = 0  # cases written through this object since that count (an upper bound)
@@ -55,7 +93,7 @@ class CaseBank:
 
     def __init__(self, client: Any, user: str, embedder: Embedder) -> None:
         self.user = user
-        self.embedder = embedder
+        self.embedder: Embedder | None = embedder  # None: a sibling, read for its cases only
         self.name = collection_prefix(user) + _slug(embedder.id)
         self.client = client
         self.collection = client.get_or_create_collection(
@@ -90,7 +128,7 @@ class CaseBank:
         """Return the number of stored cases (every status)."""
         return self.collection.count()
 
-    def upsert(self, cases: list[dict[str, Any]], vectors: np.ndarray, new: bool = False) -> None:
+    def upsert(self, cases: Sequence[CaseRecord], vectors: np.ndarray, new: bool = False) -> None:
         """Insert or replace cases with their task embeddings (`new`: ids known to be fresh, faster)."""
         write = self.collection.add if new else self.collection.upsert
         self.added += len(cases)
@@ -107,21 +145,21 @@ class CaseBank:
         """Change top-level metadata fields of one case (status, reward, ...)."""
         self.update_many([case_id], **fields)
 
-    def update_many(self, ids: list[str], **fields: Any) -> None:
+    def update_many(self, ids: Sequence[str], **fields: Any) -> None:
         """Set the same top-level metadata fields on many cases, in batches."""
         meta = {k: v for k, v in fields.items() if v is not None}
         for part in chunks(list(ids)):
             self.collection.update(ids=part, metadatas=[meta] * len(part))
 
-    def get(self, ids: list[str], embeddings: bool = False) -> list[dict[str, Any]]:
+    def get(self, ids: Sequence[str], embeddings: bool = False) -> list[CaseRecord]:
         """Return the cases with these ids (unknown ids are left out), optionally with `embedding`."""
         include = ["documents", "metadatas"] + (["embeddings"] if embeddings else [])
-        rows: list[dict[str, Any]] = []
+        rows: list[CaseRecord] = []
         for part in chunks(list(ids)):
             rows.extend(self._rows(self.collection.get(ids=part, include=include), embeddings))
         return rows
 
-    def existing(self, ids: list[str]) -> set[str]:
+    def existing(self, ids: Sequence[str]) -> set[str]:
         """Return which of these ids are stored, reading ids only."""
         return {
             i
@@ -129,29 +167,28 @@ class CaseBank:
             for i in self.collection.get(ids=part, include=[])["ids"]
         }
 
-    def ids(self, where: dict[str, Any] | None = None) -> list[str]:
-        """Return the ids of the cases (matching a Chroma `where`), in storage order, reading ids only.
+    def ids(self, **where: Unpack[CaseFilter]) -> list[str]:
+        """Return the ids of the matching cases, in storage order, reading ids only.
 
         Costs a few us per case matched (plus a pass over the filtered key's values), ~0.15 s for
         30k matches in 100k. A `limit` or `ids` with a `where` makes Chroma scan: 0.4 s and minutes.
         """
-        return self.collection.get(where=where, include=[])["ids"]
+        ids: list[str] = self.collection.get(where=where_of(where), include=[])["ids"]
+        return ids
 
-    def metadata(self, where: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
-        """Return the flat metadata of every case (matching `where`) by id, without tasks or vectors."""
+    def metadata(self, **where: Unpack[CaseFilter]) -> dict[str, dict[str, Any]]:
+        """Return the flat metadata of every matching case by id, without tasks or vectors."""
         out: dict[str, dict[str, Any]] = {}
-        for part in chunks(self.ids(where)):  # one unbatched get fails past ~32k cases
+        for part in chunks(self.ids(**where)):  # one unbatched get fails past ~32k cases
             got = self.collection.get(ids=part, include=["metadatas"])
             out.update((i, m or {}) for i, m in zip(got["ids"], got["metadatas"], strict=True))
         return out
 
-    def all(
-        self, where: dict[str, Any] | None = None, embeddings: bool = False
-    ) -> list[dict[str, Any]]:
-        """Return every case (optionally filtered by a Chroma `where`)."""
-        return self.get(self.ids(where), embeddings)
+    def all(self, embeddings: bool = False, **where: Unpack[CaseFilter]) -> list[CaseRecord]:
+        """Return every matching case, in storage order."""
+        return self.get(self.ids(**where), embeddings)
 
-    def page(self, status: str | None = None, limit: int = 50, offset: int = 0) -> list[dict]:
+    def page(self, status: str | None = None, limit: int = 50, offset: int = 0) -> list[CaseRecord]:
         """Return one page of cases, most recently stored first, skipping the `offset` newest.
 
         Without a status this reads only the page (Chroma's limit/offset); with one, the matching ids too.
@@ -166,13 +203,13 @@ class CaseBank:
             include = ["documents", "metadatas"]
             got = self.collection.get(include=include, limit=total - offset - start, offset=start)
             return self._rows(got, False)[::-1]
-        ids = self.ids({"status": status})
+        ids = self.ids(status=status)
         wanted = ids[max(len(ids) - offset - limit, 0) : max(len(ids) - offset, 0)]
         return self.get(wanted)[::-1]
 
     def query(
         self, vector: np.ndarray, n: int, status: str | None = None, embeddings: bool = False
-    ) -> list[dict[str, Any]]:
+    ) -> list[CaseRecord]:
         """Return up to n nearest cases (of one status, if given), with `similarity`, best first.
 
         A status is filtered after an over-fetching HNSW query, not with Chroma's `where` (which turns a
@@ -188,7 +225,7 @@ class CaseBank:
                 return kept[:n]
             fetch *= 4
 
-    def _nearest(self, vector: np.ndarray, n: int, embeddings: bool) -> list[dict[str, Any]]:
+    def _nearest(self, vector: np.ndarray, n: int, embeddings: bool) -> list[CaseRecord]:
         include = ["documents", "metadatas", "distances"] + (["embeddings"] if embeddings else [])
         got = self.collection.query(
             query_embeddings=np.asarray(vector, dtype=np.float32)[None, :],
@@ -201,13 +238,13 @@ class CaseBank:
             row["similarity"] = 1.0 - float(dist)
         return rows
 
-    def delete(self, ids: list[str]) -> None:
+    def delete(self, ids: Sequence[str]) -> None:
         """Remove cases for good."""
         for part in chunks(list(ids)):
             self.collection.delete(ids=part)
 
     @staticmethod
-    def _rows(got: dict[str, Any], embeddings: bool) -> list[dict[str, Any]]:
+    def _rows(got: dict[str, Any], embeddings: bool) -> list[CaseRecord]:
         rows = []
         for i, case_id in enumerate(got["ids"]):
             case = from_metadata(case_id, got["documents"][i], got["metadatas"][i] or {})

@@ -12,6 +12,7 @@ by one process starts from every step saved before it, by any process, and none 
 from __future__ import annotations
 
 import json
+import math
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,10 +23,19 @@ import numpy as np
 
 from memento_graph.memory.experience_schema import JSON_FIELDS, upsert
 from memento_graph.memory.policy_state import HeldState, read_state
-from memento_graph.memory.schema import now_iso
+from memento_graph.memory.schema import CaseUsage, now_iso
 
 SUSPECTS = 1000  # most cases one quarantine sweep re-checks (the likeliest bad first)
 RECOUNT = 1000  # episode_count calls between exact counts
+
+
+def _usage(rows: list[tuple[float, float]]) -> CaseUsage:
+    """Return a case's usage from the (reward, credit) of each episode it was shown in, oldest first."""
+    rewards = [reward for reward, _ in rows]
+    return {"times_retrieved": len(rows), "rewards": rewards,
+            "credit_uses": sum((credit for _, credit in rows), 0.0),
+            "credit_successes": sum((credit * reward for reward, credit in rows), 0.0),
+            "mean_reward": sum(rewards) / len(rewards) if rewards else None}  # fmt: skip
 
 
 def _rows(cursor: Any) -> list[dict[str, Any]]:
@@ -98,7 +108,7 @@ class ExperienceStore:
                 sql = f"insert into retrievals ({names}) values ({', '.join('?' * len(r))})"
                 conn.execute(sql, list(r.values()))
             conn.execute(*upsert("episodes", row, "thread_id"))
-            known = self._counts.get(row.get("user"))
+            known = self._counts.get(row["user"]) if row.get("user") is not None else None
             if known and new:
                 known[0] += 1  # a new episode of a counted user
 
@@ -122,30 +132,21 @@ class ExperienceStore:
             for case_id in sorted(credits):
                 conn.execute(sql, [float(credits[case_id]), thread_id, case_id])
 
-    def usage(self, case_ids: list[str]) -> dict[str, dict[str, Any]]:
+    def usage(self, case_ids: list[str]) -> dict[str, CaseUsage]:
         """Return usage per case: times retrieved, rewards of those episodes, credited successes and uses."""
-        out = {c: {"times_retrieved": 0, "rewards": [], "credit_uses": 0.0, "credit_successes": 0.0}
-               for c in case_ids}  # fmt: skip
-        if not case_ids:
-            return out
-        with self.db.read() as conn:
-            for start in range(0, len(case_ids), 900):
-                part = case_ids[start : start + 900]
-                marks = ",".join("?" * len(part))
-                sql = (
-                    "select r.case_id, e.reward, r.credit from retrievals r join episodes e "
-                    f"on e.thread_id = r.thread_id where r.case_id in ({marks}) order by e.created_at"
-                )
-                for case_id, reward, credit in conn.execute(sql, part).fetchall():
-                    use = out[case_id]
-                    use["times_retrieved"] += 1
-                    use["rewards"].append(float(reward))
-                    use["credit_uses"] += float(credit or 0.0)
-                    use["credit_successes"] += float(credit or 0.0) * float(reward)
-        for use in out.values():
-            rewards = use["rewards"]
-            use["mean_reward"] = sum(rewards) / len(rewards) if rewards else None
-        return out
+        found: dict[str, list[tuple[float, float]]] = {c: [] for c in case_ids}  # (reward, credit)
+        if case_ids:
+            with self.db.read() as conn:
+                for start in range(0, len(case_ids), 900):
+                    part = case_ids[start : start + 900]
+                    marks = ",".join("?" * len(part))
+                    sql = (
+                        "select r.case_id, e.reward, r.credit from retrievals r join episodes e on "
+                        f"e.thread_id = r.thread_id where r.case_id in ({marks}) order by e.created_at"
+                    )
+                    for case_id, reward, credit in conn.execute(sql, part).fetchall():
+                        found[case_id].append((float(reward), float(credit or 0.0)))
+        return {case_id: _usage(rows) for case_id, rows in found.items()}
 
     def mean_reward(self, user: str, recent: int = 500) -> float | None:
         """Return the mean reward of a user's most recent episodes (None without episodes)."""
@@ -188,18 +189,14 @@ class ExperienceStore:
         with self.db.read() as conn:
             return [row[0] for row in conn.execute(sql, args).fetchall()]
 
-    def totals(self, user: str) -> dict[str, dict[str, Any]]:
+    def totals(self, user: str) -> dict[str, CaseUsage]:
         """Return the usage of every case a user was shown, in one pass (as `usage`, without rewards)."""
         ids, table = self.totals_table(user)
-        keys = ("times_retrieved", "mean_reward", "credit_uses", "credit_successes")
-        out = {
-            case_id: dict(zip(keys, map(float, row), strict=True))
-            for case_id, row in zip(ids, table, strict=True)
-        }
-        for use in out.values():
-            use["times_retrieved"] = int(use["times_retrieved"])
-            use["mean_reward"] = None if np.isnan(use["mean_reward"]) else use["mean_reward"]
-        return out
+        return {
+            case_id: {"times_retrieved": int(shown), "mean_reward": None if math.isnan(mean) else mean,
+                      "credit_uses": uses, "credit_successes": wins}
+            for case_id, (shown, mean, uses, wins) in zip(ids, table.tolist(), strict=True)
+        }  # fmt: skip
 
     def totals_table(self, user: str) -> tuple[list[str], np.ndarray]:
         """Return the ids of the cases a user was shown, and a table of their usage.

@@ -12,6 +12,7 @@ text that was shown (by its hash): a case rewritten with a new lesson starts aga
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from memento_graph.memory.experience import ExperienceStore
@@ -45,7 +46,11 @@ def _ensure(store: ExperienceStore) -> None:
 
 
 def vote(
-    store: ExperienceStore, user: str, thread_id: str, shown: list[dict[str, Any]], reward: float
+    store: ExperienceStore,
+    user: str,
+    thread_id: str,
+    shown: Sequence[Mapping[str, Any]],
+    reward: float,
 ) -> None:
     """Record an episode's votes on the lessons it was shown (replacing its earlier votes)."""
     rows = {
@@ -69,7 +74,9 @@ def revote(store: ExperienceStore, thread_id: str, reward: float) -> None:
         )
 
 
-def votes(store: ExperienceStore, cases: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+def votes(
+    store: ExperienceStore, cases: Sequence[Mapping[str, Any]]
+) -> dict[str, dict[str, float]]:
     """Return {case id: {up, down, usefulness}} for the current lesson of each case that has one."""
     keyed = {c["id"]: lesson_key(c["lesson"]) for c in cases if c.get("lesson")}
     out = {i: {"up": 0.0, "down": 0.0} for i in keyed}

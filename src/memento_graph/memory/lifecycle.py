@@ -15,13 +15,14 @@ cases are wrongly quarantined well under 5% (bench/results/learning-conditions.j
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 import numpy as np
 
-from memento_graph.memory.case_bank import CaseBank
+from memento_graph.memory.case_store import CaseFilter, CaseStore
 from memento_graph.memory.experience import ExperienceStore
-from memento_graph.memory.schema import now_iso, to_timestamp
+from memento_graph.memory.schema import CaseRecord, now_iso, to_timestamp
 from memento_graph.scoring import normalize_answer
 from memento_graph.settings import SETTINGS
 
@@ -35,12 +36,15 @@ SWEEP_EVERY = 10  # episodes between re-checks of cases no longer shown (their p
 SWEEP_SHARE = (
     0.01  # ... or this share of the user's episodes, when larger (the sweep reads them all)
 )
-ACTIVE = {"status": "active"}
+ACTIVE: CaseFilter = {"status": "active"}
+Num = TypeVar("Num", float, np.ndarray)
 RETIRE_TO = 0.95  # a bank over capacity retires down to this share of it (at least to capacity)
 RECOUNT = 1000  # capacity checks between exact counts of the active cases (restores by hand)
 
 
-def find_duplicate(bank: CaseBank, vector: np.ndarray, task: str, threshold: float) -> dict | None:
+def find_duplicate(
+    bank: CaseStore, vector: np.ndarray, task: str, threshold: float
+) -> CaseRecord | None:
     """Return the active case whose task is a near-duplicate of `task`, if any."""
     hits = bank.query(vector, 3, status="active")
     same = [h for h in hits if normalize_answer(h["task"]) == normalize_answer(task)]
@@ -49,7 +53,7 @@ def find_duplicate(bank: CaseBank, vector: np.ndarray, task: str, threshold: flo
     return hits[0] if hits and hits[0]["similarity"] >= threshold else None
 
 
-def set_status(bank: CaseBank, case_id: str, status: str, reason: str, **extra: Any) -> bool:
+def set_status(bank: CaseStore, case_id: str, status: str, reason: str, **extra: Any) -> bool:
     """Change a case's status (with a reason and time); return False for an unknown id."""
     if not bank.get([case_id]):
         return False
@@ -57,7 +61,7 @@ def set_status(bank: CaseBank, case_id: str, status: str, reason: str, **extra: 
     return True
 
 
-def p_worse(use: dict[str, Any], baseline: float) -> float:
+def p_worse(use: Mapping[str, Any], baseline: float) -> float:
     """Return the posterior probability that a case succeeds less often than WORSE x baseline.
 
     The prior is the peers' level worth PRIOR credited uses. So a case without credited evidence
@@ -72,7 +76,7 @@ def p_worse(use: dict[str, Any], baseline: float) -> float:
     return float(betainc(alpha, beta, WORSE * baseline))
 
 
-def on_trial(case: dict[str, Any], use: dict[str, Any], baseline: float | None) -> bool:
+def on_trial(case: Mapping[str, Any], use: Mapping[str, Any], baseline: float | None) -> bool:
     """Return whether a positive case's verdict is open: its record says worse, not yet surely.
 
     The learned policy shows such a case first (where it is followed) on a task it is the most
@@ -88,7 +92,7 @@ def on_trial(case: dict[str, Any], use: dict[str, Any], baseline: float | None) 
 
 
 def check_quarantine(
-    bank: CaseBank, store: ExperienceStore, case_ids: list[str], baseline: float | None = None
+    bank: CaseStore, store: ExperienceStore, case_ids: list[str], baseline: float | None = None
 ) -> list[str]:
     """Quarantine cases whose credited success is confidently much worse than their peers'.
 
@@ -119,7 +123,7 @@ def sweep_due(episodes: int) -> bool:
     return episodes % max(SWEEP_EVERY, int(episodes * SWEEP_SHARE)) == 0
 
 
-def sweep_quarantine(bank: CaseBank, store: ExperienceStore) -> list[str]:
+def sweep_quarantine(bank: CaseStore, store: ExperienceStore) -> list[str]:
     """Re-check every case with a credited record below its peers' level, shown now or not.
 
     A case the learned policy has stopped showing is never re-checked by `check_quarantine`; as the
@@ -132,14 +136,17 @@ def sweep_quarantine(bank: CaseBank, store: ExperienceStore) -> list[str]:
     return check_quarantine(bank, store, suspects, baseline)
 
 
-def usefulness(case: dict[str, Any], use: dict[str, Any]) -> float:
+def usefulness(case: Mapping[str, Any], use: Mapping[str, Any]) -> float:
     """Return how useful a case has been: credited successes, with its own reward as a 2-use prior."""
-    return (use["credit_successes"] + 2.0 * (0.25 + 0.5 * case["reward"])) / (
-        use["credit_uses"] + 2.0
-    )
+    return usefulness_of(case["reward"], use["credit_successes"], use["credit_uses"])
 
 
-def enforce_capacity(bank: CaseBank, store: ExperienceStore, max_cases: int) -> list[str]:
+def usefulness_of(reward: float, successes: Num, uses: Num) -> Num:
+    """Return `usefulness` from a reward and credited successes and uses (numbers or arrays)."""
+    return (successes + 2.0 * (0.25 + 0.5 * reward)) / (uses + 2.0)
+
+
+def enforce_capacity(bank: CaseStore, store: ExperienceStore, max_cases: int) -> list[str]:
     """Retire the least useful (then oldest) active cases once more than `max_cases` are active.
 
     Only active cases count, and they are counted rarely: the count of the last check (the bank's size
@@ -152,7 +159,7 @@ def enforce_capacity(bank: CaseBank, store: ExperienceStore, max_cases: int) -> 
     bank.checks += 1
     if bank.active is None or bank.checks > RECOUNT or bank.active + bank.added > max_cases:
         total = bank.count()
-        bank.active = total if total <= max_cases else len(bank.ids(ACTIVE))
+        bank.active = total if total <= max_cases else len(bank.ids(**ACTIVE))
         bank.added, bank.checks = 0, 0
     active = bank.active + bank.added
     if active <= max_cases:
@@ -163,7 +170,7 @@ def enforce_capacity(bank: CaseBank, store: ExperienceStore, max_cases: int) -> 
     return victims
 
 
-def least_useful(bank: CaseBank, store: ExperienceStore, n: int) -> list[str]:
+def least_useful(bank: CaseStore, store: ExperienceStore, n: int) -> list[str]:
     """Return the ids of the n least useful (then oldest) active cases, from metadata and SQL totals."""
     if n <= 0:
         return []
@@ -173,10 +180,10 @@ def least_useful(bank: CaseBank, store: ExperienceStore, n: int) -> list[str]:
         case = {"reward": float(item[1].get("reward") or 0.0)}
         return usefulness(case, usage.get(item[0], _NO_USE)), item[1].get("created_at") or ""
 
-    return [case_id for case_id, _ in sorted(bank.metadata(ACTIVE).items(), key=key)[:n]]
+    return [case_id for case_id, _ in sorted(bank.metadata(**ACTIVE).items(), key=key)[:n]]
 
 
-def rollback(bank: CaseBank, since: str) -> list[str]:
+def rollback(bank: CaseStore, since: str) -> list[str]:
     """Retire every non-retired case created at or after `since` (ISO time); return their ids."""
     try:
         stamp = to_timestamp(since)
@@ -184,16 +191,16 @@ def rollback(bank: CaseBank, since: str) -> list[str]:
         from memento_graph.errors import MementoError
 
         raise MementoError(f"bad time {since!r}: use ISO 8601, e.g. 2025-01-31T12:00") from exc
-    cases = bank.all(where={"created_ts": {"$gte": stamp}})
+    cases = bank.all(created_since=stamp)
     victims = [c["id"] for c in cases if c["status"] != "retired"]
     for case_id in victims:
         set_status(bank, case_id, "retired", f"rollback since {since}")
     return victims
 
 
-def dedupe(bank: CaseBank, store: ExperienceStore, threshold: float) -> list[tuple[str, str]]:
+def dedupe(bank: CaseStore, store: ExperienceStore, threshold: float) -> list[tuple[str, str]]:
     """Merge near-duplicate active cases: keep the better one, retire the other; return (kept, retired)."""
-    active = bank.all(where=ACTIVE, embeddings=True)
+    active = bank.all(embeddings=True, **ACTIVE)
     usage = store.usage([c["id"] for c in active])
     gone: set[str] = set()
     merged = []
@@ -218,7 +225,7 @@ def dedupe(bank: CaseBank, store: ExperienceStore, threshold: float) -> list[tup
 _NO_USE = {"credit_successes": 0.0, "credit_uses": 0.0, "times_retrieved": 0}
 
 
-def find_all_duplicates(bank: CaseBank, case: dict[str, Any], threshold: float) -> list[dict]:
+def find_all_duplicates(bank: CaseStore, case: CaseRecord, threshold: float) -> list[CaseRecord]:
     """Return active cases (other than `case`) that are near-duplicates of it."""
     hits = bank.query(case["embedding"], 5, status="active")
     norm = normalize_answer(case["task"])

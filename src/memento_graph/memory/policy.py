@@ -18,6 +18,7 @@ rank weight w_i, and succeeding with that case's probability p_i. Its parts:
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -33,7 +34,7 @@ def rank_weights(k: int) -> np.ndarray:
     return w / w.sum()
 
 
-def similarity_select(candidates: list[dict[str, Any]], k: int) -> list[dict[str, Any]]:
+def similarity_select(candidates: Sequence[Mapping[str, Any]], k: int) -> list[dict[str, Any]]:
     """Keep the k most similar cases; score = cosine similarity."""
     ranked = sorted(candidates, key=lambda c: c["similarity"], reverse=True)[:k]
     return [{**c, "score": round(float(c["similarity"]), 6)} for c in ranked]
@@ -65,7 +66,7 @@ class LearnedPolicy:
         return weights
 
     # -- features and estimates ----------------------------------------------------------------------
-    def features(self, task_vec: np.ndarray, cases: list[dict[str, Any]]) -> np.ndarray:
+    def features(self, task_vec: np.ndarray, cases: Sequence[Mapping[str, Any]]) -> np.ndarray:
         """Return one feature row per case: bias, cosine, label, cosine x label, case, task * case."""
         emb = np.stack([c["embedding"] for c in cases]).astype(np.float64)
         sim = np.array([c["similarity"] for c in cases])
@@ -73,7 +74,7 @@ class LearnedPolicy:
         head = np.stack([np.ones(len(cases)), sim, label, sim * label], axis=1)
         return np.hstack([head, emb, emb * np.asarray(task_vec, dtype=np.float64)[None, :]])
 
-    def prior(self, task_vec: np.ndarray, cases: list[dict[str, Any]]) -> np.ndarray:
+    def prior(self, task_vec: np.ndarray, cases: Sequence[Mapping[str, Any]]) -> np.ndarray:
         """Return the model's P(success | task, case) for each case."""
         with self._lock:
             weights = self.weights.copy()
@@ -81,7 +82,7 @@ class LearnedPolicy:
 
     @staticmethod
     def posterior(
-        prior: np.ndarray, usage: list[dict[str, Any]], kin: np.ndarray | None = None
+        prior: np.ndarray, usage: Sequence[Mapping[str, Any]], kin: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Return Beta(alpha, beta) per case: the prior worth PRIOR_STRENGTH uses plus credited record.
 
@@ -101,8 +102,8 @@ class LearnedPolicy:
     def select(
         self,
         task_vec: np.ndarray,
-        candidates: list[dict[str, Any]],
-        usage: list[dict[str, Any]],
+        candidates: Sequence[Mapping[str, Any]],
+        usage: Sequence[Mapping[str, Any]],
         k: int,
         trial: list[bool] | None = None,
         kin: np.ndarray | None = None,
@@ -142,7 +143,11 @@ class LearnedPolicy:
         return resp / (resp.sum() + no_case)
 
     def train(
-        self, task_vec: np.ndarray, shown: list[dict[str, Any]], reward: float, credit: np.ndarray
+        self,
+        task_vec: np.ndarray,
+        shown: Sequence[Mapping[str, Any]],
+        reward: float,
+        credit: np.ndarray,
     ) -> None:
         """One weighted logistic (BCE) step on the shown cases, each weighted by its credit."""
         if not shown:

@@ -34,7 +34,7 @@ class HeldState:
     def save(self, arrays: dict[str, np.ndarray]) -> int:
         """Write `arrays` as the next version (committed with the block); return that version."""
         buf = io.BytesIO()
-        np.savez(buf, **arrays)
+        np.savez(buf, allow_pickle=False, **arrays)  # numbers only (and read back so)
         self.version += 1
         row = {"key": self.key, "state": buf.getvalue(), "updated_at": now_iso(),
                "version": self.version}  # fmt: skip

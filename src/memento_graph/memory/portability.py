@@ -21,7 +21,15 @@ import numpy as np
 from memento_graph.errors import MementoError
 from memento_graph.jsonl import read_jsonl
 from memento_graph.killpoints import reached
-from memento_graph.memory.schema import SCHEMA_VERSION, check_reward, now_iso, stable_case_id
+from memento_graph.memory.schema import (
+    SCHEMA_VERSION,
+    CaseRecord,
+    JudgeRecord,
+    Provenance,
+    check_reward,
+    now_iso,
+    stable_case_id,
+)
 
 if TYPE_CHECKING:
     from memento_graph.memory.core import Memory
@@ -74,15 +82,15 @@ def import_cases(memory: Memory, path: Path) -> dict[str, Any]:
             )
         cases = [_from_ours(row, n) for n, row in rows[1:]]
         reuse = manifest.get("embedder") == memory.embedder.id
+        stored = {row["id"]: row.get("embedding") for _, row in rows[1:]}  # the last line wins
     else:
         cases = [_from_original(row, n, memory.user, path.name) for n, row in rows]
-        reuse = False
+        reuse, stored = False, {}
     with memory.lock:
         known = memory.bank.existing([c["id"] for c in cases])
         fresh = list({c["id"]: c for c in cases if c["id"] not in known}.values())
-        vectors = _vectors(memory, fresh, reuse)
+        vectors = _vectors(memory, fresh, [stored.get(c["id"]) for c in fresh] if reuse else None)
         for case in fresh:
-            case.pop("embedding", None)
             case["provenance"]["embedder"] = memory.embedder.id
         for start in range(0, len(fresh), IMPORT_BATCH):  # a killed import keeps whole batches
             part = slice(start, start + IMPORT_BATCH)
@@ -92,27 +100,31 @@ def import_cases(memory: Memory, path: Path) -> dict[str, Any]:
             "re_embedded": 0 if reuse else len(fresh), "format": "memento-graph" if manifest else "original"}  # fmt: skip
 
 
-def _vectors(memory: Memory, cases: list[dict], reuse: bool) -> np.ndarray:
-    if reuse and cases and all(c.get("embedding") for c in cases):
-        return np.asarray([c["embedding"] for c in cases], dtype=np.float32)
+def _vectors(memory: Memory, cases: list[CaseRecord], stored: list[Any] | None) -> np.ndarray:
+    """Return the cases' task embeddings: `stored` (the file's) when every case has one, else embed."""
+    if stored and all(stored):
+        return np.asarray(stored, dtype=np.float32)
     return memory.embedder.embed([c["task"] for c in cases]) if cases else np.zeros((0, 1))
 
 
-def _from_ours(row: dict[str, Any], n: int) -> dict[str, Any]:
+def _from_ours(row: dict[str, Any], n: int) -> CaseRecord:
     if not str(row.get("task") or "").strip() or not row.get("id"):
         raise MementoError(f"line {n}: a case needs an id and a task")
-    case = {k: row.get(k) for k in _CASE_KEYS}
-    case["reward"] = check_reward(row.get("reward"), f"line {n}: ")
-    if not isinstance(case["lesson"], str | None):
-        raise MementoError(f"line {n}: a case's lesson must be text, got {case['lesson']!r}")
-    case["status"] = case["status"] or "active"
-    case["judge"] = case["judge"] or {"source": "import"}
-    case["provenance"] = dict(case["provenance"] or {"created_at": now_iso()})
-    case["embedding"] = row.get("embedding")
-    return case
+    reward = check_reward(row.get("reward"), f"line {n}: ")
+    lesson = row.get("lesson")
+    if not isinstance(lesson, str | None):
+        raise MementoError(f"line {n}: a case's lesson must be text, got {lesson!r}")
+    provenance: Provenance = {**(row.get("provenance") or {"created_at": now_iso()})}
+    judge: JudgeRecord = row["judge"] if row.get("judge") else {"source": "import"}
+    return {
+        "id": row["id"], "task": row["task"], "plan": row.get("plan") or "",
+        "answer": row.get("answer"), "reward": reward, "judge": judge, "provenance": provenance,
+        "status": row.get("status") or "active", "revisions": row.get("revisions") or 0,
+        "lesson": lesson,
+    }  # fmt: skip
 
 
-def _from_original(row: dict[str, Any], n: int, user: str, source: str) -> dict[str, Any]:
+def _from_original(row: dict[str, Any], n: int, user: str, source: str) -> CaseRecord:
     task = row.get("case", row.get("question"))
     if not isinstance(task, str) or not task.strip() or "plan" not in row:
         raise MementoError(

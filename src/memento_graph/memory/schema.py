@@ -1,4 +1,4 @@
-"""The case schema: a case as a dict, and its flat form in Chroma metadata.
+"""The case schema: a case as a typed dict (`CaseRecord`), and its flat form (scalars) for a store.
 
 A case is (task = state, plan = action, reward) plus the answer, the judge's verdict, a lesson, provenance,
 status, usage and the user namespace. Chroma stores the task as the document and every other scalar as metadata.
@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 from memento_graph.errors import MementoError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 SCHEMA_VERSION = 1
 _FLAT = {
@@ -27,8 +31,73 @@ _FLAT = {
     ("models", "executor"): "executor_model",
     ("models", "judge"): "judge_llm",
 }
-_TOP = ("plan", "answer", "reward", "status", "user", "revisions", "status_reason", "merged_into")
-_TOP += ("lesson",)  # distilled at write time (absent from older cases)
+_TOP = (
+    "plan",
+    "answer",
+    "reward",
+    "status",
+    "user",
+    "revisions",
+    "status_reason",
+    "merged_into",
+    "lesson",
+)  # fmt: skip  (lesson: distilled at write time, absent from older cases)
+
+
+class JudgeRecord(TypedDict, total=False):
+    """Who judged a case's plan: `source` (judge, user, import, ...), `model`, `rationale`."""
+
+    source: str | None
+    model: str | None
+    rationale: str | None
+
+
+class Provenance(TypedDict, total=False):
+    """Where a case comes from: its thread, times (ISO), embedder, import source, models."""
+
+    thread_id: str | None
+    created_at: str | None
+    updated_at: str | None
+    embedder: str | None
+    source: str | None
+    models: dict[str, str | None]
+
+
+class CaseUsage(TypedDict):
+    """How a case was used (experience store): times shown, those episodes' rewards, credited record."""
+
+    times_retrieved: int
+    rewards: NotRequired[list[float]]  # oldest first (`ExperienceStore.usage` only)
+    credit_uses: float
+    credit_successes: float
+    mean_reward: float | None
+
+
+class CaseRecord(TypedDict):
+    """One case: task (state), plan (action), reward, and what a store adds when it is read.
+
+    Written cases carry the required keys (and those of the first group they know); a store returns
+    every stored key (`from_metadata`), plus `embedding` or `similarity` when asked.
+    """
+
+    id: str
+    task: str
+    plan: str
+    reward: float
+    status: str
+    judge: JudgeRecord
+    provenance: Provenance
+    answer: NotRequired[str | None]
+    revisions: NotRequired[int]
+    lesson: NotRequired[str | None]
+    user: NotRequired[str | None]
+    status_reason: NotRequired[str | None]
+    merged_into: NotRequired[str | None]
+    label: NotRequired[str]  # positive or negative: from the reward, on every case read
+    embedding: NotRequired[np.ndarray]  # the task's embedding, when asked for
+    similarity: NotRequired[float]  # cosine to the query, in a query's results
+    usage: NotRequired[CaseUsage]  # from the experience store (Memory's inspection)
+    lesson_votes: NotRequired[dict[str, float] | None]
 
 
 def now_iso() -> str:
@@ -60,8 +129,8 @@ def stable_case_id(user: str, task: str, plan: str) -> str:
     return hashlib.sha256(f"{user}\x00{task.strip()}\x00{plan}".encode()).hexdigest()[:16]
 
 
-def to_metadata(case: dict[str, Any]) -> dict[str, Any]:
-    """Flatten a case dict (minus id, task, usage) into Chroma metadata (no None values)."""
+def to_metadata(case: Mapping[str, Any]) -> dict[str, Any]:
+    """Flatten a case (minus id, task, usage) into flat metadata: scalars only, no None values."""
     meta: dict[str, Any] = {k: case[k] for k in _TOP if case.get(k) is not None}
     provenance = case.get("provenance") or {}
     nested = {"judge": case.get("judge") or {}, "provenance": provenance}
@@ -76,22 +145,28 @@ def to_metadata(case: dict[str, Any]) -> dict[str, Any]:
     return meta
 
 
-def from_metadata(case_id: str, task: str, meta: dict[str, Any]) -> dict[str, Any]:
-    """Rebuild a case dict from its Chroma document and metadata."""
-    case: dict[str, Any] = {"id": case_id, "task": task}
-    case.update({k: meta.get(k) for k in _TOP})
-    case["plan"] = case["plan"] or ""
-    case["reward"] = float(case["reward"] or 0.0)
-    case["status"] = case["status"] or "active"
-    case["revisions"] = int(case["revisions"] or 0)
-    case["lesson"] = case["lesson"] or None
-    nested: dict[str, dict[str, Any]] = {"judge": {}, "provenance": {}, "models": {}}
-    for (group, key), flat in _FLAT.items():
-        nested[group][key] = meta.get(flat) if meta.get(flat) != "" else None
-    case["judge"] = nested["judge"]
-    case["provenance"] = {**nested["provenance"], "models": nested["models"]}
-    case["label"] = label_of(case["reward"])
-    return case
+def from_metadata(case_id: str, task: str, meta: Mapping[str, Any]) -> CaseRecord:
+    """Rebuild a case from its task and flat metadata (every stored key; "" reads as None)."""
+
+    def flat(key: str) -> Any:
+        value = meta.get(key)
+        return None if value == "" else value
+
+    reward = float(meta.get("reward") or 0.0)
+    return {
+        "id": case_id, "task": task, "plan": meta.get("plan") or "", "answer": meta.get("answer"),
+        "reward": reward, "status": meta.get("status") or "active", "user": meta.get("user"),
+        "revisions": int(meta.get("revisions") or 0), "status_reason": meta.get("status_reason"),
+        "merged_into": meta.get("merged_into"), "lesson": meta.get("lesson") or None,
+        "judge": {"source": flat("judge_source"), "model": flat("judge_model"),
+                  "rationale": flat("judge_rationale")},
+        "provenance": {"thread_id": flat("thread_id"), "created_at": flat("created_at"),
+                       "updated_at": flat("updated_at"), "embedder": flat("embedder"),
+                       "source": flat("source"),
+                       "models": {"planner": flat("planner_model"), "executor": flat("executor_model"),
+                                  "judge": flat("judge_llm")}},
+        "label": label_of(reward),
+    }  # fmt: skip
 
 
 def check_reward(value: Any, where: str = "") -> float:

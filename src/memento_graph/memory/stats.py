@@ -1,6 +1,6 @@
 """Case-bank statistics: counts by status and label, and the most and least useful cases.
 
-Nothing here reads the whole bank: counts come from id-only Chroma gets (of the cases not active, and
+Nothing here reads the whole bank: counts come from id-only gets (of the cases not active, and
 with rewards below 1; only fractional rewards, rare, are read), usage from the experience store's
 per-case table, and only the cases that can rank are read.
 """
@@ -16,8 +16,9 @@ from memento_graph.memory import lifecycle as lc
 from memento_graph.settings import SETTINGS
 
 if TYPE_CHECKING:
-    from memento_graph.memory.case_bank import CaseBank
+    from memento_graph.memory.case_store import CaseStore
     from memento_graph.memory.core import Memory
+    from memento_graph.memory.schema import CaseRecord
 
 _READ = 256  # cases read at a time while ranking
 _KEYS = ("times_retrieved", "mean_reward", "credit_uses", "credit_successes")
@@ -29,9 +30,9 @@ def case_stats(memory: Memory, top: int = 5) -> dict[str, Any]:
     total = bank.count()
     ids, table = store.totals_table(memory.user)
     baseline = store.mean_reward(memory.user, recent=lc.RECENT)
-    inactive = {s: bank.ids({"status": s}) for s in ("quarantined", "retired")}
-    zeros = bank.ids({"reward": {"$lte": 0.0}})
-    between = set(bank.ids({"reward": {"$lt": 1.0}})).difference(zeros)  # fractional: rare, read
+    inactive = {s: bank.ids(status=s) for s in ("quarantined", "retired")}
+    zeros = bank.ids(reward_at_most=0.0)
+    between = set(bank.ids(reward_below=1.0)).difference(zeros)  # fractional: rare, read
     rewards = {c["id"]: c["reward"] for c in bank.get(sorted(between))}
     negative = zeros + [i for i, r in rewards.items() if r < 0.5]
     by_status = {"active": total - sum(map(len, inactive.values()))} | {
@@ -54,7 +55,7 @@ def case_stats(memory: Memory, top: int = 5) -> dict[str, Any]:
 
 
 def _on_trial(
-    bank: CaseBank, ids: list[str], table: np.ndarray, baseline: float | None, excluded: set[str]
+    bank: CaseStore, ids: list[str], table: np.ndarray, baseline: float | None, excluded: set[str]
 ) -> int:
     """Count the cases on trial (`lifecycle.on_trial`), given the negative and inactive ones to exclude."""
     if baseline is None or not 0 < baseline < 1 or not ids:
@@ -70,7 +71,7 @@ def _on_trial(
 
 
 def _ranked(
-    bank: CaseBank, ids: list[str], table: np.ndarray, top: int, best: bool
+    bank: CaseStore, ids: list[str], table: np.ndarray, top: int, best: bool
 ) -> list[dict[str, Any]]:
     """Return the `top` most (or least) useful cases that were ever retrieved, reading few cases.
 
@@ -78,10 +79,9 @@ def _ranked(
     read in order of the bound that could rank them first, until no unread case can.
     """
     sign, reward = (-1.0, 1.0) if best else (1.0, 0.0)
-    use = {"credit_uses": table[:, 2], "credit_successes": table[:, 3]}
-    bound = sign * lc.usefulness({"reward": reward}, use)
+    bound = sign * lc.usefulness_of(reward, table[:, 3], table[:, 2])
     order = np.argsort(bound, kind="stable")
-    found: list[tuple[float, dict[str, Any], dict[str, Any]]] = []
+    found: list[tuple[float, CaseRecord, dict[str, Any]]] = []
     for start in range(0, len(order) if top > 0 else 0, _READ):
         rows = {ids[i]: table[i] for i in order[start : start + _READ]}
         for case in bank.get(list(rows)):
@@ -95,7 +95,7 @@ def _ranked(
     return [_brief(case, usage) for _, case, usage in found[:top]]
 
 
-def _brief(case: dict[str, Any], use: dict[str, Any]) -> dict[str, Any]:
+def _brief(case: CaseRecord, use: dict[str, Any]) -> dict[str, Any]:
     mean = None if np.isnan(use["mean_reward"]) else use["mean_reward"]
     return {"id": case["id"], "task": case["task"], "status": case["status"],
             "times_retrieved": int(use["times_retrieved"]), "mean_reward": mean,
