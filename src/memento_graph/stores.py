@@ -1,4 +1,4 @@
-"""The stores of a data directory: check each one, name a damaged one in one line, repair what is safe.
+"""The stores of a data directory: check each one, name a damaged one in one line (store_repair.py repairs).
 
 Stores: threads.sqlite (checkpoints), runs.sqlite (thread index), experience.sqlite (episodes), the
 policy state (rows of experience.sqlite) and casebank/ (Chroma). A repair never deletes: a damaged
@@ -10,10 +10,8 @@ from __future__ import annotations
 import fcntl
 import os
 import sqlite3
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from memento_graph.errors import MementoError
 
@@ -89,7 +87,8 @@ def policy_problems(path: Path) -> list[tuple[str, str]]:
     return problems
 
 
-def _remote(store: str) -> bool:
+def is_remote(store: str) -> bool:
+    """Return whether a store (threads, runs, experience, policy, casebank) is on a server."""
     from memento_graph.checkpoint import checkpoint_url
     from memento_graph.memory.chroma_client import chroma_url
     from memento_graph.memory.experience_postgres import postgres_url
@@ -106,7 +105,7 @@ def check(home: Path, open_chroma: bool = True) -> list[Status]:
     found = []
     for store, name, _ in SQLITE:
         path = home / name
-        if _remote(store):
+        if is_remote(store):
             found.append(Status(store, path, "remote", "on a server: not checked"))
         elif not path.exists():
             found.append(Status(store, path, "missing", "made on first use"))
@@ -131,7 +130,7 @@ def check(home: Path, open_chroma: bool = True) -> list[Status]:
 
 
 def _casebank(folder: Path, open_chroma: bool) -> Status:
-    if _remote("casebank"):
+    if is_remote("casebank"):
         return Status("casebank", folder, "remote", "on a Chroma server: not checked")
     db = folder / "chroma.sqlite3"
     if not db.exists():
@@ -144,16 +143,9 @@ def _casebank(folder: Path, open_chroma: bool) -> Status:
     if owner:
         return Status("casebank", folder, "busy", f"in use by memento process {owner}")
     try:
-        from memento_graph.memory.case_bank import chroma_client
+        from memento_graph.memory.case_bank import read_every_collection
 
-        client = chroma_client(folder)
-        counts = []
-        for item in client.list_collections():
-            collection = client.get_collection(getattr(item, "name", item))
-            counts.append(collection.count())
-            if counts[-1]:  # a nearest-neighbour query reads the vector index too
-                (vec,) = collection.get(limit=1, include=["embeddings"])["embeddings"]
-                collection.query(query_embeddings=[list(vec)], n_results=1, include=[])
+        counts = read_every_collection(folder)
     except MementoError:
         raise
     except Exception as exc:  # noqa: BLE001 - Chroma fails in many types
@@ -183,9 +175,10 @@ def _in_use(folder: Path) -> str | None:
 # -- a failure explained ------------------------------------------------------------------------------
 def _chain(exc: BaseException) -> list[BaseException]:
     seen: list[BaseException] = []
-    while exc is not None and exc not in seen and len(seen) < 20:
-        seen.append(exc)
-        exc = exc.__cause__ or exc.__context__
+    current: BaseException | None = exc
+    while current is not None and current not in seen and len(seen) < 20:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
     return seen
 
 
@@ -226,115 +219,6 @@ def explain(exc: BaseException, home: Path | None = None) -> StoreDamaged | None
     if len(bad) > 1:
         reason += "; also damaged: " + ", ".join(str(s.path) for s in bad[1:])
     return StoreDamaged(bad[0].path, reason)
-
-
-# -- repair -------------------------------------------------------------------------------------------
-def _aside(path: Path, stamp: str) -> Path:
-    """Move a file (with its -wal and -shm) or folder to `<name>.damaged-<stamp>`; return the new path."""
-    target = path.with_name(f"{path.name}.damaged-{stamp}")
-    path.rename(target)
-    for suffix in ("-wal", "-shm", "-journal"):
-        side = path.with_name(path.name + suffix)
-        if side.exists():
-            side.rename(target.with_name(target.name + suffix))
-    return target
-
-
-def repair(home: Path) -> list[str]:
-    """Repair what is safe: move damaged stores aside, rebuild what can be derived; return what was done."""
-    from memento_graph.memory.chroma_client import hold_casebank
-
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    if not _remote("casebank") and (home / "casebank").exists():
-        hold_casebank(home / "casebank")  # no run may use the stores meanwhile
-    done: list[str] = []
-    statuses = check(home)
-    for st in statuses:
-        if st.status != "damaged":
-            continue
-        if st.store == "policy":
-            done += _reset_policy(st.path, stamp)
-            continue
-        moved = _aside(st.path, stamp)
-        done.append(f"moved the damaged {st.store} store {st.path} aside to {moved}")
-        if st.store == "runs":
-            done.append(_rebuild_index(home))
-        elif st.store == "threads":
-            done.append("threads in runs.sqlite whose checkpoints were lost cannot be resumed")
-        elif st.store == "experience":
-            done.append("episodes and the learned policy start afresh; the case bank is kept")
-        elif st.store == "casebank":
-            done.append("the case bank starts empty; episodes in experience.sqlite are kept")
-    return done
-
-
-def _reset_policy(path: Path, stamp: str) -> list[str]:
-    """Save each unreadable policy state to a file beside the store, then drop its row."""
-    done = []
-    conn = sqlite3.connect(str(path), timeout=30)
-    try:
-        for key, why in policy_problems(path):
-            (blob,) = conn.execute("select state from policy_state where key = ?", [key]).fetchone()
-            safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in key)
-            saved = path.with_name(f"policy-state.damaged-{stamp}.{safe}")
-            saved.write_bytes(blob if isinstance(blob, bytes) else str(blob or "").encode())
-            with conn:
-                conn.execute("delete from policy_state where key = ?", [key])
-            done.append(
-                f"reset the learned policy state {key} ({why}), saved to {saved}: it re-learns from "
-                "the next episodes (each case's credited record in experience.sqlite is kept)"
-            )
-    finally:
-        conn.close()
-    return done
-
-
-def _rebuild_index(home: Path) -> str:
-    """Rebuild the thread index (runs.sqlite) from the checkpoints in threads.sqlite."""
-    from memento_graph.thread_index import ThreadIndex
-
-    db = home / "threads.sqlite"
-    if _remote("threads") or not db.exists() or sqlite_problem(db):
-        return "the thread index starts empty (no readable threads.sqlite to rebuild it from)"
-    index = ThreadIndex(home)
-    count = 0
-    for thread_id, values, done, created in _threads(db):
-        index.table.upsert(
-            {
-                "thread_id": thread_id,
-                "task": values.get("task") or "",
-                "status": "done" if done else "interrupted",
-                "started_at": created,
-                "updated_at": created,
-                "pid": None,
-                "error": None,
-                "answer": values.get("answer"),
-                "context": "{}",
-            },
-            pk="thread_id",
-        )
-        count += 1
-    return f"rebuilt the thread index from threads.sqlite: {count} threads"
-
-
-def _threads(db: Path) -> list[tuple[str, dict[str, Any], bool, str]]:
-    """Return (thread id, state values, finished, time) of every thread checkpointed in `db`."""
-    from langgraph.checkpoint.sqlite import SqliteSaver
-
-    from memento_graph.graph import graph_builder
-
-    conn = sqlite3.connect(str(db), check_same_thread=False, timeout=30)
-    try:
-        ids = [r[0] for r in conn.execute("select distinct thread_id from checkpoints")]
-        graph = graph_builder().compile(checkpointer=SqliteSaver(conn))
-        found = []
-        for thread_id in ids:
-            snap = graph.get_state({"configurable": {"thread_id": thread_id}})
-            if snap.values:
-                found.append((thread_id, dict(snap.values), not snap.next, snap.created_at or ""))
-        return found
-    finally:
-        conn.close()
 
 
 def home_of(path: str | os.PathLike[str] | None = None) -> Path:

@@ -22,12 +22,12 @@ def doctor(
     ] = False,
 ) -> None:
     """Check the stores (threads, thread index, experience, policy state, case bank); repair them."""
-    from memento_graph import stores
+    from memento_graph import store_repair, stores
 
     home = stores.home_of()
     out = Console(width=max(Console().width, 160))
     if repair:
-        for action in stores.repair(home):
+        for action in store_repair.repair(home):
             out.print(f"repaired: {action}", markup=False, highlight=False, soft_wrap=True)
     statuses = stores.check(home)
     table = Table(title=f"stores in {home}")
