@@ -213,6 +213,7 @@ async def open_agent(
     *,
     tools: Sequence[BaseTool] = (),
     open_memory: MemoryOpener | None = None,
+    catalogue_home: Path | None = None,
 ) -> AsyncIterator[Agent]:
     """Open the checkpointer, and yield an Agent for any number of runs.
 
@@ -221,7 +222,8 @@ async def open_agent(
     names a tool, see tool_source.py). Nodes wait for either only when they need it. The embedder
     is made first (the local model downloaded once if missing) and awaited before the Agent is
     yielded: a machine that cannot get it fails here, before any thread exists. `tools` are plain
-    LangChain tools offered before the MCP ones; `open_memory` replaces how a memory opens.
+    LangChain tools offered before the MCP ones; `open_memory` replaces how a memory opens;
+    `catalogue_home` holds the tool catalogue cache when not the context's home (eval runs).
     """
     from memento_graph.checkpoint import open_checkpointer
     from memento_graph.tool_source import ToolSource
@@ -236,7 +238,7 @@ async def open_agent(
         )
         embedder.add_done_callback(lambda f: f.cancelled() or f.exception())  # no warning
     await asyncio.to_thread(check_servers, context)  # a bad mcp.json: one line, nothing started
-    source = ToolSource(context, tools)
+    source = ToolSource(context, tools, catalogue_home)
     resources = Resources(source, open_memory) if open_memory else Resources(source)
     resources.prepare_memory(context)
     if not await source.has_catalogue():

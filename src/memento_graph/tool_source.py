@@ -31,10 +31,16 @@ log = logging.getLogger(__name__)
 class ToolSource:
     """Tools for any number of runs: `local` tools at once, MCP tools when their servers are up."""
 
-    def __init__(self, context: Context, local: Sequence[BaseTool] = ()) -> None:
-        """Prepare; nothing starts before `start` (or the first `tools`)."""
+    def __init__(
+        self, context: Context, local: Sequence[BaseTool] = (), cache_home: Path | None = None
+    ) -> None:
+        """Prepare; nothing starts before `start` (or the first `tools`).
+
+        The catalogue is cached in `cache_home` (the context's home by default).
+        """
         self.context = context
         self.local = list(local)
+        self.cache_home = cache_home
         self.key: str | None = None
         self._box: asyncio.Future[Toolbox] | None = None
         self._stop = asyncio.Event()
@@ -70,13 +76,16 @@ class ToolSource:
     async def _save(self, box: Toolbox) -> None:
         key = await self._key()
         specs = [spec_of(t) for t in box.tools]
-        await asyncio.to_thread(lambda: save_specs(self.context.home_path, key, specs))
+        await asyncio.to_thread(lambda: save_specs(self._cache_home(), key, specs))
 
     async def _key(self) -> str:
         if self.key is None:
             names = [t.name for t in self.local]
             self.key = await asyncio.to_thread(cache_key, self.context, names)
         return self.key
+
+    def _cache_home(self) -> Path:
+        return self.cache_home or self.context.home_path
 
     @property
     def ready(self) -> bool:
@@ -104,7 +113,7 @@ class ToolSource:
     async def _cached(self) -> list[BaseTool] | None:
         if self._stand_ins is None:
             key = await self._key()
-            specs = await asyncio.to_thread(lambda: load_specs(self.context.home_path, key))
+            specs = await asyncio.to_thread(lambda: load_specs(self._cache_home(), key))
             if specs is None:
                 return None
             self._stand_ins = [self._stand_in(s) for s in specs]

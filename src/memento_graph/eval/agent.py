@@ -3,7 +3,9 @@
 All arms share the eval's own data directory (`<out>/home`), apart from the user's: each
 (arm, seed) is its own `user` namespace, so seeds start with an empty case bank, the memory arm's
 cases accumulate across iterations of a seed, and the control arm (policy `none`) neither
-retrieves nor writes cases. Thread ids are stable, so a rerun resumes a thread cut short.
+retrieves nor writes cases. Thread ids are stable, so a rerun resumes a thread cut short. The
+tool catalogue is cached in the user's home, so an eval into a new `--out` starts no tool server
+until a plan names a tool.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class AgentPool:
     def __init__(self, config: EvalConfig, base: Context, run_id: str) -> None:
         """Prepare (nothing is opened until `async with`)."""
         self.config = config
+        self.user_home = Path(base.home).expanduser()
         self.base = arm_context(base, config, "memory", 0)
         self.run_id = run_id
         self._stack = AsyncExitStack()
@@ -46,10 +49,11 @@ class AgentPool:
         self._agents: dict[tuple[str, int], Any] = {}
 
     async def __aenter__(self) -> AgentPool:
-        """Open the checkpointer and the tools."""
+        """Open the checkpointer and the tools (their catalogue cached in the user's home)."""
         from memento_graph.agent import open_agent
 
-        self._agent = await self._stack.enter_async_context(open_agent(self.base))
+        opening = open_agent(self.base, catalogue_home=self.user_home)
+        self._agent = await self._stack.enter_async_context(opening)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

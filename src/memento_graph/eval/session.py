@@ -14,7 +14,6 @@ def evaluate(config: EvalConfig) -> None:
     """Run an evaluation end to end: check, load, run the arms, print and write the summary."""
     import asyncio
     import os
-    import threading
 
     from rich.console import Console
 
@@ -59,7 +58,6 @@ def evaluate(config: EvalConfig) -> None:
         "cases_sha256": file_sha256(cases) if cases else None,
         "seen_filter": f">= {config.seen_similarity:g}" if config.exclude_seen else None,
     }
-    threading.Thread(target=_load_plotting, daemon=True).start()  # while the items run
     manifest = open_manifest(Path(config.out), settings)
     seen = None
     if cases:
@@ -105,6 +103,7 @@ def _load_plotting() -> None:
 async def _evaluate(
     config: EvalConfig, items: list[EvalItem], run_id: str, done: dict[str, Any]
 ) -> list[dict[str, Any]]:
+    import threading
     from contextlib import AsyncExitStack, nullcontext
 
     from rich.console import Console
@@ -129,6 +128,8 @@ async def _evaluate(
     async with AsyncExitStack() as stack:
         judge = await stack.enter_async_context(judging if config.judge else nullcontext())
         pool = await stack.enter_async_context(AgentPool(config, base, run_id))
+        # while the items wait for the model, not while the agent opens (2 cores, one GIL)
+        threading.Thread(target=_load_plotting, daemon=True).start()
         with progress:
             return await run_eval(
                 config, items, pool, run_id=run_id, judge=judge, on_record=progress.update
