@@ -27,6 +27,11 @@ def is_judge(req: dict) -> bool:
     return "You judge" in system_text(req)
 
 
+def is_grader(req: dict) -> bool:
+    """The eval's grading: the judge told the accepted answers."""
+    return "against the accepted gold answers" in system_text(req)
+
+
 def is_synth(req: dict) -> bool:
     return "Planning stopped" in system_text(req)
 
@@ -75,6 +80,13 @@ def tool_plan_reply(*subtasks: tuple[str, list[str]] | tuple[str, list[str], lis
             {"id": i, "description": desc, "tools": tools, "depends_on": deps[0] if deps else []}
         )
     return Reply(content=json.dumps({"plan": steps, "final_answer": None, "thought": ""}))
+
+
+def grade_reply(correct: bool) -> Reply:
+    """The eval grader's reply: the candidate states the gold answer's fact, or does not."""
+    rationale = "it states the same fact" if correct else "it names something else"
+    verdict = "correct" if correct else "incorrect"
+    return Reply(content=json.dumps({"rationale": rationale, "verdict": verdict}))
 
 
 def judge_reply(rationale: str, verdict: str = "correct") -> Reply:

@@ -18,14 +18,16 @@ from memento_graph.commands.eval import app
 from memento_graph.context import Context
 from roles import (
     answer_reply,
+    grade_reply,
     is_executor,
     is_first_plan,
+    is_grader,
     is_judge,
     is_planner,
     is_replan,
     plan_reply,
 )
-from scripted_llm import Reply, last_user, system_text
+from scripted_llm import Reply, last_user
 from waiting import wait_until
 
 pytestmark = pytest.mark.integration  # processes: see conftest.py
@@ -37,10 +39,6 @@ QUESTIONS = {
     "What is the capital of Columbia County?": "Bloomsburg",
     "How many legs does a spider have?": "8",
 }
-
-
-def is_grader(req: dict) -> bool:
-    return "You grade a candidate answer" in system_text(req)
 
 
 def task_of(req: dict) -> str:
@@ -63,7 +61,7 @@ def grader(req: dict) -> Reply:
     text = last_user(req)
     answer = text.rsplit("Candidate answer:", 1)[1].strip()
     gold = re.findall(r"^- (.*)$", text, flags=re.M)
-    return Reply(content="CORRECT\nsame" if answer in gold else "INCORRECT\ndiffers")
+    return grade_reply(answer in gold)
 
 
 def script_eval(llm, latency: float = 0.0) -> None:

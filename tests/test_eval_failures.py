@@ -54,9 +54,9 @@ async def test_failed_item_is_counted_apart_not_as_a_wrong_answer(tmp_path):
 
     async def judge(question, answer, answers):
         graded.append(question)
-        from memento_graph.eval.metrics import Verdict
+        from memento_graph.judge import Judgement, JudgeReply
 
-        return Verdict(True, "same")
+        return Judgement(JudgeReply(rationale="the same city", verdict="correct"))
 
     records = await run_eval(cfg, items(4), crashes_q0_in_memory, judge=judge)
     bad = next(r for r in records if r["status"] == "failed")

@@ -12,9 +12,9 @@ from rich.console import Console
 from memento_graph.errors import MementoError
 from memento_graph.eval.datasets import EvalItem
 from memento_graph.eval.harness import EvalConfig, Job, run_eval, schedule
-from memento_graph.eval.metrics import Verdict
 from memento_graph.eval.report import plot_learning_curve, summarize, summary_table, write_summary
 from memento_graph.eval.results import ResultsLog, open_manifest
+from memento_graph.judge import Judgement, JudgeReply
 
 
 def make_items(n: int) -> list[EvalItem]:
@@ -143,14 +143,19 @@ async def test_retry_failed_reruns_only_failed_items(tmp_path):
 async def test_judge_scores_every_answer(tmp_path):
     asked = []
 
-    async def judge(question: str, answer: str, answers: list[str]) -> Verdict:
+    async def judge(question: str, answer: str, answers: list[str]) -> Judgement:
         asked.append(question)
-        return Verdict(answer == answers[0], "same")
+        if question == "question 3?":  # a reply the judge's check refused: the score is unknown
+            return Judgement(None, "the rationale is too short to be a reason: 'same'")
+        verdict = "correct" if answer == answers[0] else "incorrect"
+        return Judgement(JudgeReply(rationale="same city named", verdict=verdict))
 
     records = await run_eval(config(tmp_path), make_items(4), LearningAgent(), judge=judge)
     assert len(asked) == 4
-    assert [r["scores"]["judge"] for r in records] == [1.0, 1.0, 0.0, 0.0]
-    assert records[0]["judge_rationale"] == "same"
+    assert [r["scores"]["judge"] for r in records] == [1.0, 1.0, 0.0, None]
+    assert records[0]["judge_rationale"] == "same city named"
+    assert "judge score unknown" in records[3]["judge_rationale"]
+    assert records[3]["scores"]["em"] is not None  # the lexical metrics still count
 
 
 def test_manifest_keeps_settings_that_change_results(tmp_path):

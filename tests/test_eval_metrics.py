@@ -1,11 +1,11 @@
-"""Scores (EM, token F1, PM, judge verdicts) and bootstrap confidence intervals."""
+"""Scores (EM, token F1, PM) and bootstrap confidence intervals (the judge: test_judge.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from memento_graph.eval.metrics import parse_verdict, score_answer
+from memento_graph.eval.metrics import score_answer
 from memento_graph.eval.stats import bootstrap_ci, paired_difference_ci
 from memento_graph.scoring import exact_match, f1_score, partial_match
 
@@ -35,22 +35,6 @@ def test_partial_match_whole_words_either_way():
 def test_score_answer_has_all_lexical_metrics():
     s = score_answer("Paris, France", ["Paris"])
     assert s == {"em": 0.0, "f1": pytest.approx(2 / 3, abs=1e-6), "pm": 1.0}
-
-
-@pytest.mark.parametrize(
-    ("reply", "correct"),
-    [
-        ("CORRECT\nsame city", True),
-        ("**Correct.** it matches", True),
-        ("INCORRECT\nwrong year", False),
-        ("incorrect", False),
-        ("", False),
-        ("I think it might be right", False),
-    ],
-)
-def test_parse_verdict(reply, correct):
-    verdict = parse_verdict(reply)
-    assert verdict.correct is correct
 
 
 def test_bootstrap_ci_contains_mean_and_narrows_with_n():

@@ -39,8 +39,19 @@ SYNTHESIZE_SYSTEM = """You are the META-PLANNER of a hierarchical agent. Plannin
 final answer ({reason}). Using the task and whatever results were gathered, give your best final
 answer: a number, or as few words as possible, or a comma-separated list. Reply with the answer only."""
 
-JUDGE_SYSTEM = """You judge whether an agent's answer to a task is correct. Give a short rationale
-first, then the verdict. Reply with JSON only: {"rationale": str, "verdict": "correct" | "incorrect"}"""
+_JUDGE_REPLY = """Give a short rationale first, then the verdict and how sure you are. Reply with
+JSON only: {"rationale": str, "verdict": "correct" | "incorrect", "confidence": "low" | "medium" | "high"}"""
+
+JUDGE_SYSTEM = "You judge whether an agent's answer to a task is correct. " + _JUDGE_REPLY
+"""The graph's reward judge: the task and the answer, no accepted answers."""
+
+JUDGE_GOLD_SYSTEM = (
+    "You judge a candidate answer to a question against the accepted gold answers. It is "
+    "correct when it states the same fact as one gold answer, allowing for paraphrase, extra "
+    "detail that does not contradict it, and trivial formatting or unit differences; otherwise it "
+    "is incorrect (also when it hedges between several answers or gives none). " + _JUDGE_REPLY
+)
+"""The eval's grader (SimpleQA-style): the same judge, told the accepted answers."""
 
 LESSON_SYSTEM = """You review one finished episode of an agent: the task, the plan it followed, what
 the steps found, its answer and the verdict on it. Write ONE lesson for future similar tasks, in one
@@ -132,6 +143,14 @@ def planner_request(
             "answer if these results are enough; otherwise a new plan for the remaining work only."
         )
     return "\n\n".join(parts)
+
+
+def judge_request(question: str, answer: str, gold: Sequence[str] = ()) -> str:
+    """Build the judge's user message: the task and answer, and the gold answers when known."""
+    if not gold:
+        return f"Task: {question}\n\nAnswer: {answer}"
+    listed = "\n".join(f"- {a}" for a in list(gold)[:20])
+    return f"Question: {question}\nGold answers:\n{listed}\nCandidate answer: {answer}"
 
 
 def lesson_request(

@@ -183,9 +183,14 @@ async def _record(
     if status != FAILED:
         scores.update(score_answer(answer, item.answers))
         if judge is not None:
-            verdict = await judge(item.question, answer, item.answers)
-            scores["judge"] = float(verdict.correct)
-            rationale = verdict.rationale
+            judged = await judge(item.question, answer, item.answers)
+            if judged.reply is None:
+                rationale = (
+                    f"judge score unknown: the judge's reply was unusable ({judged.problem})"
+                )
+            else:
+                scores["judge"] = float(judged.reply.correct)
+                rationale = judged.reply.rationale
     return {
         "key": job.key,
         "arm": job.arm,

@@ -1,39 +1,26 @@
-"""Per-item scores: normalised exact match, token F1, partial match (PM) and an LLM judge.
+"""Per-item scores: normalised exact match, token F1, partial match (PM) and the LLM judge.
 
 EM, F1 and PM are computed against every accepted answer and the best one counts. PM follows
 the paper's DeepResearcher tables: an answer that contains an accepted answer (or is contained
-in one) as whole words after normalisation counts as a partial match. The LLM judge asks a model
-whether the answer means the same as an accepted answer (SimpleQA-style grading).
+in one) as whole words after normalisation counts as a partial match. The LLM judge is the
+graph's judge (judge.py) told the accepted answers: it says whether the answer states the same
+fact as one of them (SimpleQA-style grading); a reply it cannot use leaves the judge score unknown.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 
+from memento_graph.judge import Judgement, JudgeReply, ask_judge
 from memento_graph.scoring import exact_match, f1_score, partial_match
 
 METRICS = ("em", "f1", "pm", "judge")
+NO_ANSWER = Judgement(JudgeReply(rationale="no answer", verdict="incorrect"))
+"""The judgement of an empty answer (the judge is not asked)."""
 
-JUDGE_SYSTEM = (
-    "You grade a candidate answer to a question against the accepted gold answers. "
-    "The candidate is CORRECT when it states the same fact as one gold answer, allowing for "
-    "paraphrase, extra detail that does not contradict it, and trivial formatting or unit "
-    "differences; otherwise it is INCORRECT (also when it hedges between several answers or "
-    "gives none). Reply with CORRECT or INCORRECT on the first line, then one sentence of reason."
-)
-
-
-@dataclass
-class Verdict:
-    """The LLM judge's decision on one answer."""
-
-    correct: bool
-    rationale: str
-
-
-Judge = Callable[[str, str, list[str]], Awaitable[Verdict]]
+Judge = Callable[[str, str, list[str]], Awaitable[Judgement]]
+"""Grades (question, answer, accepted answers)."""
 
 
 def score_answer(prediction: str | None, answers: list[str]) -> dict[str, float]:
@@ -43,22 +30,6 @@ def score_answer(prediction: str | None, answers: list[str]) -> dict[str, float]
         "f1": round(f1_score(prediction, answers), 6),
         "pm": float(partial_match(prediction, answers)),
     }
-
-
-def judge_prompt(question: str, prediction: str, answers: list[str]) -> str:
-    """Return the user message that asks the judge to grade one answer."""
-    gold = "\n".join(f"- {a}" for a in answers[:20])
-    return f"Question: {question}\nGold answers:\n{gold}\nCandidate answer: {prediction}"
-
-
-def parse_verdict(text: str) -> Verdict:
-    """Read the judge's reply: the first word decides; the rest is the rationale."""
-    stripped = (text or "").strip()
-    head, _, rest = stripped.partition("\n")
-    word = head.strip().strip("*#:. ").upper()
-    correct = word.startswith("CORRECT")
-    rationale = (rest.strip() or head.strip())[:500]
-    return Verdict(correct=correct, rationale=rationale)
 
 
 @asynccontextmanager
@@ -84,13 +55,10 @@ async def open_llm_judge(
         **streamed(timeout, max_tokens),
     )
 
-    async def judge(question: str, prediction: str, answers: list[str]) -> Verdict:
+    async def judge(question: str, prediction: str, answers: list[str]) -> Judgement:
         if not prediction or not prediction.strip():
-            return Verdict(False, "no answer")
-        reply = await llm.ainvoke(
-            [("system", JUDGE_SYSTEM), ("user", judge_prompt(question, prediction, answers))]
-        )
-        return parse_verdict(str(reply.content))
+            return NO_ANSWER
+        return await ask_judge(llm, question, prediction, answers)
 
     try:
         yield judge
