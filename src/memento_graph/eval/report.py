@@ -60,7 +60,7 @@ def _metric_cis(recs: list[Record]) -> dict[str, dict[str, float | int]]:
 
 
 def _iteration(iteration: int, recs: list[Record], splits: list[str]) -> dict[str, Any]:
-    tokens = Counter()
+    tokens: Counter[str] = Counter()
     for r in recs:
         tokens.update({k: int(v) for k, v in (r.get("tokens") or {}).items()})
     n_failed = sum(map(failed, recs))
@@ -280,7 +280,8 @@ def plot_learning_curve(summary: dict[str, Any], path: Path) -> Path:
     ax.set_ylabel(f"{metric.upper()} (%)")
     name = Path(str(summary["settings"].get("dataset", ""))).name
     ax.set_title(f"Learning curve {name} (bands: bootstrap 95% CI)".replace("  ", " "))
-    ax.xaxis.get_major_locator().set_params(integer=True)
+    locator: Any = ax.xaxis.get_major_locator()  # an AutoLocator: a MaxNLocator
+    locator.set_params(integer=True)
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
