@@ -97,9 +97,10 @@ def build(home: Path, user: str, n: int, max_cases: int) -> tuple:
         shown = [{"thread_id": f"{user}-h{lo + i}", "case_id": ids[c], "user": user, "rank": r + 1,
                   "credit": float(rng.random() < 0.3), "policy": "learned", "reward": rewards[i]}
                  for i in range(size) for r, c in enumerate(dict.fromkeys(picks[i]))]  # fmt: skip
-        with memory.store.lock, memory.store.db.conn:
-            memory.store.db["episodes"].insert_all(episodes)
-            memory.store.db["retrievals"].insert_all(shown)
+        db = memory.store.db.db  # the SQLite store's sqlite-utils Database
+        with memory.store.lock, db.conn:
+            db["episodes"].insert_all(episodes)
+            db["retrievals"].insert_all(shown)
     return memory, took
 
 
