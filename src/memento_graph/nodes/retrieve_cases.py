@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 
 from memento_graph.context import Context
 from memento_graph.resources import resources_of
-from memento_graph.state import State
+from memento_graph.state import RetrievedCase, State
 
 
 async def retrieve_cases(
@@ -22,9 +22,10 @@ async def retrieve_cases(
         return {"cases": [], "cycle": 0, "status": "planning"}
     memory = await resources_of(config).memory(ctx)
     floor = ctx.similarity_floor or None  # 0: no floor
-    cases = await asyncio.to_thread(
+    found = await asyncio.to_thread(
         lambda: memory.retrieve(
             state["task"], ctx.top_k, ctx.policy, floor=floor, lesson_floor=ctx.lesson_floor
         )
     )
+    cases = cast(list[RetrievedCase], found)  # the memory's rows are these records
     return {"cases": cases, "cycle": 0, "status": "planning"}

@@ -10,8 +10,7 @@ from langgraph.runtime import Runtime
 from memento_graph import prompts
 from memento_graph.context import Context
 from memento_graph.llm import chat_model, usage
-from memento_graph.nodes.plan import results_so_far
-from memento_graph.state import State
+from memento_graph.state import State, results_so_far
 
 
 async def synthesize(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
