@@ -136,7 +136,9 @@ class Agent:
             raise MementoError(f"thread {thread_id} is already done (see `memento threads show`)")
         self.index.update(thread_id, status="running", pid=os.getpid(), error=None)
         paused = any(t.interrupts for t in snapshot.tasks)
-        payload: Command[Any] | None = Command(resume=decision) if paused and decision is not None else None
+        payload: Command[Any] | None = (
+            Command(resume=decision) if paused and decision is not None else None
+        )
         return await self._drive(payload, thread_id, on_event)
 
     async def _snapshot(self, thread_id: str) -> Any:

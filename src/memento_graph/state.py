@@ -111,8 +111,8 @@ class InputState(TypedDict):
     ground_truth: NotRequired[str | None]
 
 
-class State(InputState, total=False):
-    """The whole state of one episode."""
+class StateUpdate(TypedDict, total=False):
+    """What a node returns: any of the episode's fields (reducers merge keyed and list updates)."""
 
     cases: list[RetrievedCase]
     """Retrieved cases, best first."""
@@ -133,6 +133,10 @@ class State(InputState, total=False):
     judge: dict[str, Any]
     case_id: str | None
     tokens: Annotated[dict[str, int], add_counts]
+
+
+class State(InputState, StateUpdate):
+    """The whole state of one episode."""
 
 
 class Dependency(TypedDict):

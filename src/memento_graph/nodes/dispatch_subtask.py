@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from langgraph.runtime import Runtime
 from langgraph.types import Send
 
 from memento_graph.context import Context
-from memento_graph.state import State, Subtask, SubtaskInput, SubtaskResult, current_subtasks
+from memento_graph.state import (
+    State,
+    StateUpdate,
+    Subtask,
+    SubtaskInput,
+    SubtaskResult,
+    current_subtasks,
+)
 
 
 def ready_subtasks(state: State) -> list[Subtask]:
@@ -43,7 +48,7 @@ def subtask_sends(state: State) -> list[Send]:
     ]
 
 
-async def dispatch_subtask(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+async def dispatch_subtask(state: State, runtime: Runtime[Context]) -> StateUpdate:
     """Mark subtasks that can never run (a dependency failed) as skipped."""
     results = state.get("results") or {}
     skipped: dict[str, SubtaskResult] = {}

@@ -6,7 +6,6 @@ import asyncio
 import weakref
 from collections.abc import Callable
 from functools import partial
-from typing import Any
 
 import openai
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
@@ -21,7 +20,7 @@ from memento_graph.context import Context
 from memento_graph.llm import add_usage, chat_model, is_transient, text_of, was_cut
 from memento_graph.nodes.forced_call import first_call
 from memento_graph.resources import resources_of
-from memento_graph.state import SubtaskInput, SubtaskResult
+from memento_graph.state import StateUpdate, SubtaskInput, SubtaskResult
 from memento_graph.tool_content import attach_images
 
 _limits: weakref.WeakValueDictionary[tuple[str, int], asyncio.Semaphore] = (
@@ -67,7 +66,7 @@ async def _call_tool(tools: dict[str, BaseTool], call: ToolCall) -> ToolMessage:
 
 async def execute_with_tools(
     state: SubtaskInput, runtime: Runtime[Context], config: RunnableConfig
-) -> dict[str, Any]:
+) -> StateUpdate:
     """Execute one subtask: call tools until the executor answers or the budget is spent.
 
     The executor is offered the tools the planner named for the subtask (all tools when it named

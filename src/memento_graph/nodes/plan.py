@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_core.runnables import RunnableConfig
@@ -20,10 +19,10 @@ from memento_graph.nodes.plan_schema import (
     subtask_records,
 )
 from memento_graph.resources import resources_of
-from memento_graph.state import Plan, State, results_so_far
+from memento_graph.state import Plan, State, StateUpdate, results_so_far
 
 
-async def plan(state: State, runtime: Runtime[Context], config: RunnableConfig) -> dict[str, Any]:
+async def plan(state: State, runtime: Runtime[Context], config: RunnableConfig) -> StateUpdate:
     """Ask the planner for a plan (cycle 1) or, with the results so far, an answer or a new plan."""
     ctx = runtime.context
     cycle = state.get("cycle", 0) + 1

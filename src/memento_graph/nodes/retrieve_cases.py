@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, cast
+from typing import cast
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 
 from memento_graph.context import Context
 from memento_graph.resources import resources_of
-from memento_graph.state import RetrievedCase, State
+from memento_graph.state import RetrievedCase, State, StateUpdate
 
 
 async def retrieve_cases(
     state: State, runtime: Runtime[Context], config: RunnableConfig
-) -> dict[str, Any]:
+) -> StateUpdate:
     """Retrieve up to `top_k` cases above the similarity floor, labelled positive or negative."""
     ctx = runtime.context
     if ctx.policy == "none" or ctx.top_k <= 0:

@@ -13,7 +13,7 @@ from memento_graph.context import Context
 from memento_graph.judge import case_problem, judge_reward
 from memento_graph.lesson import distil_lesson
 from memento_graph.resources import resources_of
-from memento_graph.state import Plan, State, add_counts
+from memento_graph.state import Plan, State, StateUpdate, add_counts
 
 
 class _Episode(TypedDict):
@@ -46,7 +46,7 @@ def plan_json(state: State) -> str:
 
 async def write_memory(
     state: State, runtime: Runtime[Context], config: RunnableConfig
-) -> dict[str, Any]:
+) -> StateUpdate:
     """Judge the reward, then write (or update) the case and the episode, unless memory is off.
 
     An episode with no executed plan, a failed planning or no finished subtask, or whose reward
@@ -66,7 +66,7 @@ async def write_memory(
     problem = case_problem(state) or (None if reward is not None else "reward unknown")
     if problem:
         judge = {**judge, "no_case": problem}
-    update: dict[str, Any] = {"reward": reward, "judge": judge, "tokens": tokens, "case_id": None}
+    update: StateUpdate = {"reward": reward, "judge": judge, "tokens": tokens, "case_id": None}
     if memory is None:
         return update
     episode: _Episode = {
@@ -104,7 +104,7 @@ async def write_memory(
     return {**update, "case_id": case.get("id")}
 
 
-def _as_recorded(state: State, episode: dict[str, Any]) -> dict[str, Any]:
+def _as_recorded(state: State, episode: dict[str, Any]) -> StateUpdate:
     """Return write_memory's update from the episode an earlier, killed attempt recorded.
 
     The episode (and its case) were stored but the node's result was not checkpointed: the judge
