@@ -158,7 +158,7 @@ async def _wait_ready(ready: dict[str, asyncio.Future], box: Toolbox) -> dict[st
     for name, fut in ready.items():
         if not fut.done():
             fut.cancel()
-            reason = f"did not start within {timeout:g} s"
+            reason, where = f"did not start within {timeout:g} s", []
         elif (exc := fut.exception()) is not None:
             reason, *where = exc.args or ("unknown error",)
         else:
