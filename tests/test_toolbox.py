@@ -155,6 +155,19 @@ async def test_server_failing_to_start_is_reported_and_skipped(tmp_path, caplog)
     assert sum("ghost" in w for w in warnings) == 1 and sum("dies" in w for w in warnings) == 1
 
 
+async def test_server_that_hangs_at_start_is_reported_and_skipped(tmp_path, caplog, monkeypatch):
+    monkeypatch.setenv("MEMENTO_SERVER_START_TIMEOUT", "0.5")
+    config = tmp_path / "mcp.json"
+    hang = {"command": sys.executable, "args": ["-c", "import time; time.sleep(60)"]}
+    config.write_text(json.dumps({"mcpServers": {"hangs": hang}}))
+    with caplog.at_level(logging.WARNING, logger="memento_graph.toolbox"):
+        async with open_toolbox(context_for(tmp_path, mcp_config=str(config))) as box:
+            assert box.servers["hangs"] == "failed: did not start within 0.5 s"
+            assert box.tools == []
+    warnings = [r.getMessage() for r in caplog.records]
+    assert warnings == ["MCP server hangs failed to start: did not start within 0.5 s"]
+
+
 async def test_config_errors_are_one_line_memento_errors(tmp_path):
     bad = tmp_path / "bad.json"
     cases = {

@@ -19,6 +19,7 @@ from memento_graph.context import Context
 from memento_graph.errors import MementoError
 from memento_graph.killpoints import reached
 from memento_graph.resources import MemoryOpener, Resources
+from memento_graph.state import ThreadStatus
 from memento_graph.thread_index import ThreadIndex, thread_status
 from memento_graph.tracing import Trace
 
@@ -34,7 +35,7 @@ class Outcome:
     """How a run ended."""
 
     thread_id: str
-    status: str
+    status: ThreadStatus
     """done, failed, interrupted, paused (waiting for plan approval) or rejected."""
     answer: str | None = None
     reward: float | None = None
@@ -135,7 +136,9 @@ class Agent:
             raise MementoError(f"thread {thread_id} is already done (see `memento threads show`)")
         self.index.update(thread_id, status="running", pid=os.getpid(), error=None)
         paused = any(t.interrupts for t in snapshot.tasks)
-        payload = Command(resume=decision) if paused and decision is not None else None
+        payload: Command[Any] | None = (
+            Command(resume=decision) if paused and decision is not None else None
+        )
         return await self._drive(payload, thread_id, on_event)
 
     async def _snapshot(self, thread_id: str) -> Any:

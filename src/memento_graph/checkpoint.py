@@ -58,7 +58,7 @@ async def open_postgres(url: str) -> AsyncIterator[BaseCheckpointSaver]:
     """Open an AsyncPostgresSaver on a connection pool; create its tables once (advisory lock)."""
     import psycopg
     from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
-    from psycopg.rows import dict_row
+    from psycopg.rows import DictRow, dict_row
     from psycopg_pool import AsyncConnectionPool
 
     try:  # one plain connection first: a clear error now instead of a pool retrying for long
@@ -68,7 +68,9 @@ async def open_postgres(url: str) -> AsyncIterator[BaseCheckpointSaver]:
         reason = " ".join(str(exc).split())[:200]
         raise MementoError(f"cannot reach the checkpoint database {_safe(url)}: {reason}") from None
     kwargs = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
-    pool = AsyncConnectionPool(url, min_size=1, max_size=4, kwargs=kwargs, open=False)
+    pool: AsyncConnectionPool[psycopg.AsyncConnection[DictRow]] = AsyncConnectionPool(
+        url, min_size=1, max_size=4, kwargs=kwargs, open=False
+    )
     await pool.open(wait=True, timeout=30)
     try:
         saver = AsyncPostgresSaver(pool)

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import gc
 import sys
+from typing import TYPE_CHECKING
 
-import click
 import typer
 from rich.console import Console
 from typer.core import TyperOption
@@ -18,6 +18,9 @@ from memento_graph.commands.eval import eval_command
 from memento_graph.commands.studio import studio
 from memento_graph.commands.tools import app as tools_app
 from memento_graph.errors import MementoError
+
+if TYPE_CHECKING:
+    from typer._click import Context as ClickContext  # typer's own copy of click
 
 console = Console(stderr=True)
 out = Console()
@@ -42,7 +45,7 @@ app.command("doctor")(doctor.doctor)
 app.command("setup")(setup.setup)
 
 
-def _flag_type(self: TyperOption, ctx: click.Context) -> str | None:
+def _flag_type(self: TyperOption, ctx: ClickContext) -> str | None:
     """Show no type for on/off flags (typer prints `<bool>` next to `--json`)."""
     return None if self.is_flag else _option_type(self, ctx)
 

@@ -42,19 +42,29 @@ def route_subtasks(state: State) -> list[Send] | Literal["plan"]:
     return subtask_sends(state) or "plan"
 
 
-def graph_builder() -> StateGraph:
+def graph_builder() -> StateGraph[State, Context, InputState, State]:
     """Return the Memento graph, uncompiled; the model retry policy is read from the settings now."""
     model_retry_policy = model_retry()
     builder = StateGraph(State, input_schema=InputState, context_schema=Context)
 
     # Nodes, named as in the paper; every node that calls a model retries transient errors.
-    builder.add_node("retrieve_cases", retrieve_cases)
-    builder.add_node("plan", plan, retry_policy=model_retry_policy)
+    # The ignores: langgraph passes `runtime` and `config` to a node that takes both, but the
+    # overloads of `add_node` have no node type with both (langgraph/graph/_node.py).
+    builder.add_node("retrieve_cases", retrieve_cases)  # type: ignore[call-overload]
+    builder.add_node("plan", plan, retry_policy=model_retry_policy)  # type: ignore[call-overload]
     builder.add_node("approve_plan", approve_plan)
     builder.add_node("dispatch_subtask", dispatch_subtask)
-    builder.add_node("execute_with_tools", execute_with_tools, retry_policy=model_retry_policy)
+    builder.add_node(
+        "execute_with_tools",
+        execute_with_tools,  # type: ignore[call-overload]
+        retry_policy=model_retry_policy,
+    )
     builder.add_node("synthesize", synthesize, retry_policy=model_retry_policy)
-    builder.add_node("write_memory", write_memory, retry_policy=model_retry_policy)
+    builder.add_node(
+        "write_memory",
+        write_memory,  # type: ignore[call-overload]
+        retry_policy=model_retry_policy,
+    )
 
     # Start by retrieving similar past cases, then plan with them.
     builder.add_edge(START, "retrieve_cases")

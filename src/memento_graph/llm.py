@@ -12,7 +12,7 @@ import openai
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_openai import ChatOpenAI
 from langgraph.types import RetryPolicy
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 
 from memento_graph import prompts
 from memento_graph.settings import SETTINGS
@@ -43,7 +43,11 @@ def _client(
     model: str, timeout: float, max_tokens: int | None, base_url: str | None, key: str | None
 ) -> ChatOpenAI:
     return ChatOpenAI(
-        model=model, max_retries=0, base_url=base_url, api_key=key, **streamed(timeout, max_tokens)
+        model=model,
+        max_retries=0,
+        base_url=base_url,
+        api_key=None if key is None else SecretStr(key),
+        **streamed(timeout, max_tokens),
     )
 
 

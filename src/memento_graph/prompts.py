@@ -6,6 +6,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from memento_graph.state import Dependency, ExecutedSubtask, RetrievedCase, Subtask, SubtaskResult
+
 PLANNER_SYSTEM = """You are the META-PLANNER of a hierarchical agent. Given a task, either
 1. write a plan: a minimal set (at most {max_subtasks}) of executable subtasks for the EXECUTOR,
    who has the tools listed below. Give each subtask an integer id, a short self-contained
@@ -92,7 +94,7 @@ def _clip(text: Any, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _why(case: dict[str, Any]) -> str:
+def _why(case: RetrievedCase) -> str:
     """Return a shown case's answer (negatives), the judge's reason (negatives) and its lesson."""
     lines = []
     if case.get("label") == "negative" and case.get("answer"):
@@ -104,7 +106,7 @@ def _why(case: dict[str, Any]) -> str:
     return "".join(f"\n{line}" for line in lines)
 
 
-def format_cases(cases: list[dict[str, Any]]) -> str:
+def format_cases(cases: Sequence[RetrievedCase]) -> str:
     """Show retrieved cases as positive examples to follow and negative ones to avoid, with why."""
     if not cases:
         return ""
@@ -127,7 +129,10 @@ def format_cases(cases: list[dict[str, Any]]) -> str:
 
 
 def planner_request(
-    task: str, files: list[str], cases: list[dict[str, Any]], history: list[dict[str, Any]]
+    task: str,
+    files: list[str],
+    cases: Sequence[RetrievedCase],
+    history: Sequence[ExecutedSubtask],
 ) -> str:
     """Build the planner's user message: the task, files, past cases and results so far."""
     parts = [f"Task: {task}"]
@@ -154,7 +159,7 @@ def judge_request(question: str, answer: str, gold: Sequence[str] = ()) -> str:
 
 
 def lesson_request(
-    task: str, plan: str, results: list[dict[str, Any]], answer: str, verdict: str
+    task: str, plan: str, results: Sequence[SubtaskResult], answer: str, verdict: str
 ) -> str:
     """Build the lesson writer's user message: task, plan, what the steps found, answer, verdict."""
     found = "\n".join(f"- {_clip(r.get('output') or r.get('status'), 200)}" for r in results[:4])
@@ -166,8 +171,8 @@ def lesson_request(
 
 def executor_request(
     task: str,
-    subtask: dict[str, Any],
-    dependencies: list[dict[str, Any]],
+    subtask: Subtask,
+    dependencies: Sequence[Dependency],
     files: list[str],
     other_tools: Sequence[str] = (),
 ) -> str:

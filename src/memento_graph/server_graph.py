@@ -120,8 +120,9 @@ async def make_graph(config: RunnableConfig, runtime: ServerRuntime[Context]) ->
         return
     # Servers and their settings come from the server's environment (MEMENTO_*), one set per process.
     worker = worker_resources()
-    context = worker.context or await asyncio.to_thread(Context)
-    worker.context = context
+    if worker.context is None:
+        worker.context = await asyncio.to_thread(Context)
+    context = worker.context
     # The run's record and trace first: the tool servers start in the background after it.
     async with server_run(graph, dict(config), runtime.execution_runtime.context) as traced:
         async with worker.use(context) as resources:

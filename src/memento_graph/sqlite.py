@@ -7,9 +7,11 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 
-def _import_sqlite_utils():  # noqa: ANN202 - returns the module
+def _import_sqlite_utils() -> ModuleType:
     """Import sqlite_utils without pandas (1-2 s of a run's start).
 
     sqlite_utils imports pandas only to add `pandas.Timestamp` as a column type; no store of ours
@@ -18,7 +20,8 @@ def _import_sqlite_utils():  # noqa: ANN202 - returns the module
     if "sqlite_utils" in sys.modules or "pandas" in sys.modules:
         import sqlite_utils
     else:
-        sys.modules["pandas"] = None  # type: ignore[assignment] - makes `import pandas` fail
+        # None in sys.modules makes `import pandas` fail (typeshed allows modules only)
+        sys.modules["pandas"] = None  # type: ignore[assignment]
         try:
             import sqlite_utils
         finally:
@@ -26,7 +29,10 @@ def _import_sqlite_utils():  # noqa: ANN202 - returns the module
     return sqlite_utils
 
 
-sqlite_utils = _import_sqlite_utils()
+if TYPE_CHECKING:
+    import sqlite_utils
+else:
+    sqlite_utils = _import_sqlite_utils()
 
 
 def open_db(path: Path, create: Callable[[sqlite_utils.Database], None]) -> sqlite_utils.Database:

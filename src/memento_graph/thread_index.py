@@ -11,6 +11,7 @@ from typing import Any
 
 from memento_graph.context import Context
 from memento_graph.sqlite import open_db, sqlite_utils  # (without pandas)
+from memento_graph.state import ThreadStatus
 
 
 def _now() -> str:
@@ -45,7 +46,7 @@ def _create(db: sqlite_utils.Database) -> None:
     )
 
 
-def thread_status(snapshot: Any, failed: bool = False) -> str:
+def thread_status(snapshot: Any, failed: bool = False) -> ThreadStatus:
     """Return a thread's status from its state snapshot: done, paused, interrupted or rejected.
 
     paused: waiting for a plan approval; interrupted: a step is pending (cut short, resumable).

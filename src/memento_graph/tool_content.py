@@ -10,10 +10,13 @@ task-augmented calls, which this client does not make: they are not loaded.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.messages import HumanMessage, ToolMessage
 from langchain_core.tools import BaseTool
+
+if TYPE_CHECKING:
+    from mcp.types import Tool
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +110,8 @@ async def load_callable_tools(session: Any, server: str) -> tuple[list[BaseTool]
     """
     from langchain_mcp_adapters.tools import convert_mcp_tool_to_langchain_tool
 
-    listed, cursor = [], None
+    listed: list[Tool] = []
+    cursor = None
     for _ in range(1000):
         page = await session.list_tools(cursor=cursor)
         listed.extend(page.tools or [])

@@ -56,7 +56,7 @@ class Toolbox:
     clashes: list[str] = field(default_factory=list)
     workspace: Path | None = None
     tool_server: dict[str, str] = field(default_factory=dict)
-    server_tools: dict[str, list[BaseTool]] = field(default_factory=dict)
+    server_tools: dict[str, list[StructuredTool]] = field(default_factory=dict)
     hidden: list[str] = field(default_factory=list)
 
     def allow(self, paths: list[str] | tuple[str, ...]) -> None:
@@ -67,7 +67,7 @@ class Toolbox:
             with roots_file(self.workspace).open("a") as fh:
                 fh.writelines(f"{Path(p).expanduser().resolve()}\n" for p in paths)
 
-    def find(self, server: str, tool: str) -> BaseTool | None:
+    def find(self, server: str, tool: str) -> StructuredTool | None:
         """Return a server's tool by its MCP name or its registered name."""
         for item in self.server_tools.get(server, []):
             if tool in {item.name, item.metadata.get("mcp_name") if item.metadata else None}:
@@ -158,9 +158,9 @@ async def _wait_ready(ready: dict[str, asyncio.Future], box: Toolbox) -> dict[st
     for name, fut in ready.items():
         if not fut.done():
             fut.cancel()
-            reason = f"did not start within {timeout:g} s"
-        elif fut.exception() is not None:
-            reason, *where = fut.exception().args or ("unknown error",)
+            reason, where = f"did not start within {timeout:g} s", []
+        elif (exc := fut.exception()) is not None:
+            reason, *where = exc.args or ("unknown error",)
         else:
             loaded[name] = fut.result()
             box.servers[name] = "ready"
@@ -199,18 +199,21 @@ def _register(
     return tools
 
 
-def _wrap(tool: BaseTool, server: str, name: str, box: Toolbox, timeout: float) -> BaseTool:
+def _wrap(tool: BaseTool, server: str, name: str, box: Toolbox, timeout: float) -> StructuredTool:
     """Return a tool that gives the model plain text and turns every failure into a tool error.
 
     Its artifact holds the images of the result (`{"images": [...]}`) or is None.
     """
+    # langchain-mcp-adapters makes StructuredTools that run through `coroutine`
+    assert isinstance(tool, StructuredTool) and tool.coroutine is not None
+    run = tool.coroutine
 
     async def call(**kwargs: Any) -> tuple[str, dict[str, Any] | None]:
         status = box.servers.get(server, "")
         if status != "ready":
             raise ToolException(f"Error: MCP server {server!r} is not available ({status})")
         try:
-            content, _artifact = await asyncio.wait_for(tool.coroutine(**kwargs), timeout)
+            content, _artifact = await asyncio.wait_for(run(**kwargs), timeout)
         except ToolException as exc:
             raise ToolException(f"Error: {_PREFIX.sub('', str(exc))}") from None
         except TimeoutError:

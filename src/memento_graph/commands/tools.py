@@ -113,6 +113,7 @@ async def _call(context: Any, server: str, tool: str, arguments: dict) -> tuple[
         if found is None:
             names = ", ".join(t.name for t in box.server_tools.get(server, []))
             raise MementoError(f"server {server!r} has no tool {tool!r} (tools: {names})")
+        assert found.coroutine is not None  # every tool of a toolbox has one (toolbox._wrap)
         try:
             text, _images = await found.coroutine(**arguments)  # images: shown as placeholders
             return text, False

@@ -60,7 +60,8 @@ async def read_document(path: str, offset: int = 0, limit: int = 20_000) -> str:
 async def search_document(path: str, query: str, context: int = 300, max_hits: int = 10) -> str:
     """Find a phrase (case-insensitive) in a document; returns the hits with their offsets."""
     text = await anyio.to_thread.run_sync(to_markdown, path)
-    needle, lower, hits, start = query.lower(), text.lower(), [], 0
+    hits: list[str] = []
+    needle, lower, start = query.lower(), text.lower(), 0
     if not needle:
         raise ToolError("empty query")
     while len(hits) < max(1, min(max_hits, 50)) and (at := lower.find(needle, start)) >= 0:

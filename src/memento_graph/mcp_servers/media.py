@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import mimetypes
 import os
+from typing import Any
 
 import httpx
 
@@ -45,11 +46,20 @@ def _read(path: str) -> tuple[bytes, str]:
     return target.read_bytes(), mime
 
 
-async def _post(kind: str, path: str, **kwargs: object) -> dict:
+async def _post(
+    kind: str,
+    path: str,
+    *,
+    json: dict[str, Any] | None = None,
+    data: dict[str, str] | None = None,
+    files: dict[str, tuple[str, bytes, str]] | None = None,
+) -> dict:
     base, headers = _endpoint(kind)
     try:
         async with httpx.AsyncClient(timeout=SETTINGS.media_timeout) as client:
-            resp = await client.post(f"{base}{path}", headers=headers, **kwargs)
+            resp = await client.post(
+                f"{base}{path}", headers=headers, json=json, data=data, files=files
+            )
             resp.raise_for_status()
             return resp.json()
     except (httpx.HTTPError, ValueError) as exc:

@@ -247,6 +247,7 @@ async def _read_capped(proc: asyncio.subprocess.Process) -> tuple[bytes, bytes]:
                 buf += chunk[: cap - len(buf)]
         return bytes(buf)
 
+    assert proc.stdout is not None and proc.stderr is not None  # run_subprocess pipes both
     out, err = await asyncio.gather(drain(proc.stdout), drain(proc.stderr))
     return out, err
 

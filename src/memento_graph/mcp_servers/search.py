@@ -27,7 +27,11 @@ async def web_search(query: str, max_results: int = 5, page: int = 1) -> str:
         raise ToolError("empty query")
     if name := find_secret(query):
         raise ToolError(f"refused: the query carries the value of the secret {name}")
-    params = {"q": query[:500], "format": "json", "pageno": max(1, min(page, 10))}
+    params: dict[str, str | int] = {
+        "q": query[:500],
+        "format": "json",
+        "pageno": max(1, min(page, 10)),
+    }
     try:
         async with httpx.AsyncClient(timeout=20, follow_redirects=False) as client:
             resp = await client.get(f"{base}/search", params=params)

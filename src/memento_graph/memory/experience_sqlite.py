@@ -79,12 +79,12 @@ class SqliteExperience:
 
 
 def _create(db: sqlite_utils.Database) -> None:
-    db["episodes"].create(EPISODES, pk="thread_id", if_not_exists=True)
-    db["retrievals"].create(RETRIEVALS, pk=("thread_id", "case_id"), if_not_exists=True)
-    db["policy_state"].create(POLICY_STATE, pk="key", if_not_exists=True)
-    db["retrievals"].create_index(["case_id"], if_not_exists=True)
-    db["episodes"].create_index(["user", "created_at"], if_not_exists=True)
-    db["episodes"].create_index(["user", "created_at", "reward"], if_not_exists=True)
+    db.table("episodes").create(EPISODES, pk="thread_id", if_not_exists=True)
+    db.table("retrievals").create(RETRIEVALS, pk=("thread_id", "case_id"), if_not_exists=True)
+    db.table("policy_state").create(POLICY_STATE, pk="key", if_not_exists=True)
+    db.table("retrievals").create_index(["case_id"], if_not_exists=True)
+    db.table("episodes").create_index(["user", "created_at"], if_not_exists=True)
+    db.table("episodes").create_index(["user", "created_at", "reward"], if_not_exists=True)
     db.execute("PRAGMA recursive_triggers = ON")  # a replaced retrieval leaves case_usage too
     if (
         "reward" not in db["retrievals"].columns_dict

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from langgraph.graph import END
 from langgraph.runtime import Runtime
 from langgraph.types import Command, interrupt
 from pydantic import ValidationError
 
 from memento_graph.context import Context
-from memento_graph.nodes.dispatch_subtask import current_subtasks
-from memento_graph.nodes.plan import subtask_records
-from memento_graph.nodes.plan_schema import PlannerOutput
-from memento_graph.state import State
+from memento_graph.nodes.plan_schema import PlannerOutput, subtask_records
+from memento_graph.state import Plan, State, Subtask, current_subtasks
 
 
 def parse_decision(decision: Any) -> tuple[str, Any]:
@@ -52,7 +49,8 @@ async def approve_plan(
             return Command(goto="dispatch_subtask")
         if action == "reject":
             note = f"plan rejected{': ' + payload if payload else ''}"
-            return Command(goto=END, update={"status": "rejected", "note": note})
+            # "__end__" is langgraph's END, spelt out: END is typed `str`, not the Literal above
+            return Command(goto="__end__", update={"status": "rejected", "note": note})
         if action == "edit":
             try:
                 edited = PlannerOutput(plan=payload or [])
@@ -63,8 +61,10 @@ async def approve_plan(
                 }
                 continue
             subtasks = subtask_records(cycle, edited.plan)
-            removed = {s["key"]: None for s in current_subtasks(state) if s["key"] not in subtasks}
-            record = {
+            removed: dict[str, Subtask | None] = {
+                s["key"]: None for s in current_subtasks(state) if s["key"] not in subtasks
+            }  # a subtask updated to None leaves the state (state.merge)
+            record: Plan = {
                 "cycle": cycle,
                 "thought": "edited by the user",
                 "subtasks": list(subtasks.values()),

@@ -2,29 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from langgraph.runtime import Runtime
 from langgraph.types import Send
 
 from memento_graph.context import Context
-from memento_graph.state import State
+from memento_graph.state import (
+    State,
+    StateUpdate,
+    Subtask,
+    SubtaskInput,
+    SubtaskResult,
+    current_subtasks,
+)
 
 
-def current_subtasks(state: State) -> list[dict[str, Any]]:
-    """Return the subtasks of the current cycle's plan."""
-    cycle = state.get("cycle", 0)
-    return [s for s in (state.get("subtasks") or {}).values() if s["cycle"] == cycle]
-
-
-def ready_subtasks(state: State) -> list[dict[str, Any]]:
+def ready_subtasks(state: State) -> list[Subtask]:
     """Return pending subtasks whose dependencies are all done."""
     results = state.get("results") or {}
     return [
         s
         for s in current_subtasks(state)
         if s["key"] not in results
-        and all(results.get(d, {}).get("status") == "done" for d in s["depends_on"])
+        and all(d in results and results[d]["status"] == "done" for d in s["depends_on"])
     ]
 
 
@@ -35,24 +34,24 @@ def subtask_sends(state: State) -> list[Send]:
     return [
         Send(
             "execute_with_tools",
-            {
-                "task": state["task"],
-                "subtask": s,
-                "dependencies": [
+            SubtaskInput(
+                task=state["task"],
+                subtask=s,
+                dependencies=[
                     {"description": subtasks[d]["description"], "output": results[d]["output"]}
                     for d in s["depends_on"]
                 ],
-                "files": state.get("files") or [],
-            },
+                files=state.get("files") or [],
+            ),
         )
         for s in ready_subtasks(state)
     ]
 
 
-async def dispatch_subtask(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+async def dispatch_subtask(state: State, runtime: Runtime[Context]) -> StateUpdate:
     """Mark subtasks that can never run (a dependency failed) as skipped."""
     results = state.get("results") or {}
-    skipped: dict[str, dict[str, Any]] = {}
+    skipped: dict[str, SubtaskResult] = {}
     changed = True
     while changed:  # propagate through chains of dependents
         changed = False
@@ -62,7 +61,7 @@ async def dispatch_subtask(state: State, runtime: Runtime[Context]) -> dict[str,
             bad = [
                 d
                 for d in s["depends_on"]
-                if d in skipped or results.get(d, {}).get("status") in ("failed", "skipped")
+                if d in skipped or (d in results and results[d]["status"] in ("failed", "skipped"))
             ]
             if bad:
                 skipped[s["key"]] = {

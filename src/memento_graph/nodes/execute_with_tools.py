@@ -6,10 +6,10 @@ import asyncio
 import weakref
 from collections.abc import Callable
 from functools import partial
-from typing import Any
 
 import openai
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.messages.tool import ToolCall
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
 from langchain_openai import ChatOpenAI
@@ -20,7 +20,7 @@ from memento_graph.context import Context
 from memento_graph.llm import add_usage, chat_model, is_transient, text_of, was_cut
 from memento_graph.nodes.forced_call import first_call
 from memento_graph.resources import resources_of
-from memento_graph.state import SubtaskInput
+from memento_graph.state import StateUpdate, SubtaskInput, SubtaskResult
 from memento_graph.tool_content import attach_images
 
 _limits: weakref.WeakValueDictionary[tuple[str, int], asyncio.Semaphore] = (
@@ -40,7 +40,7 @@ def _limit(thread_id: str, n: int) -> asyncio.Semaphore:
     return limit
 
 
-async def _call_tool(tools: dict[str, BaseTool], call: dict[str, Any]) -> ToolMessage:
+async def _call_tool(tools: dict[str, BaseTool], call: ToolCall) -> ToolMessage:
     """Run one tool call; any failure goes back to the model as an error tool message.
 
     The message's artifact keeps what the tool gave beside its text (an MCP tool's images).
@@ -66,7 +66,7 @@ async def _call_tool(tools: dict[str, BaseTool], call: dict[str, Any]) -> ToolMe
 
 async def execute_with_tools(
     state: SubtaskInput, runtime: Runtime[Context], config: RunnableConfig
-) -> dict[str, Any]:
+) -> StateUpdate:
     """Execute one subtask: call tools until the executor answers or the budget is spent.
 
     The executor is offered the tools the planner named for the subtask (all tools when it named
@@ -93,6 +93,7 @@ async def execute_with_tools(
     tokens = {"input": 0, "output": 0}
     force = wanted[0] if len(wanted) == 1 else None
     images = partial(attach_images, vision=ctx.executor_vision, max_bytes=ctx.tool_image_max_bytes)
+    result: SubtaskResult
     async with _limit(thread_id, ctx.concurrency):
         try:
             output, calls = await _loop(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_core.runnables import RunnableConfig
@@ -14,42 +13,16 @@ from memento_graph.catalogue import tool_catalogue
 from memento_graph.context import Context
 from memento_graph.llm import ask_json, chat_model
 from memento_graph.nodes.plan_schema import (
-    SubtaskSpec,
     attributed_ids,
     planner_output,
     salvage_plan,
+    subtask_records,
 )
 from memento_graph.resources import resources_of
-from memento_graph.state import State
+from memento_graph.state import Plan, State, StateUpdate, results_so_far
 
 
-def subtask_records(cycle: int, plan: list[SubtaskSpec]) -> dict[str, dict[str, Any]]:
-    """Key a plan's subtasks by `<cycle>.<id>`, with dependencies as keys."""
-    return {
-        f"{cycle}.{s.id}": {
-            "key": f"{cycle}.{s.id}",
-            "id": s.id,
-            "cycle": cycle,
-            "description": s.description,
-            "tools": list(dict.fromkeys(t.strip() for t in s.tools if t.strip())),
-            "depends_on": [f"{cycle}.{d}" for d in s.depends_on],
-        }
-        for s in plan
-    }
-
-
-def results_so_far(state: State) -> list[dict[str, Any]]:
-    """Return every executed subtask with its result, in plan order."""
-    subtasks = state.get("subtasks") or {}
-    results = state.get("results") or {}
-    return [
-        {"description": s["description"], **results[key]}
-        for key, s in subtasks.items()
-        if key in results
-    ]
-
-
-async def plan(state: State, runtime: Runtime[Context], config: RunnableConfig) -> dict[str, Any]:
+async def plan(state: State, runtime: Runtime[Context], config: RunnableConfig) -> StateUpdate:
     """Ask the planner for a plan (cycle 1) or, with the results so far, an answer or a new plan."""
     ctx = runtime.context
     cycle = state.get("cycle", 0) + 1
@@ -91,8 +64,9 @@ async def plan(state: State, runtime: Runtime[Context], config: RunnableConfig) 
     subtasks = subtask_records(cycle, output.plan)
     if any(s["tools"] for s in subtasks.values()):
         resources_of(config).warm()  # the executor will call tools: start their servers now
-    record = {"cycle": cycle, "thought": output.thought, "subtasks": list(subtasks.values())}
-    record.update(attributed_ids(output, state.get("cases") or []))  # followed, avoided: case ids
+    record: Plan = {"cycle": cycle, "thought": output.thought, "subtasks": list(subtasks.values())}
+    shown = attributed_ids(output, state.get("cases") or [])  # the case ids of the numbers named
+    record["followed"], record["avoided"] = shown["followed"], shown["avoided"]
     if error:  # the reply failed its checks twice and was salvaged: say what was mended
         record["salvaged"] = error
     return {

@@ -15,6 +15,9 @@ from pydantic import (
     create_model,
     model_validator,
 )
+from pydantic.json_schema import JsonDict
+
+from memento_graph.state import RetrievedCase, Subtask
 
 
 def clipped(limit: int) -> BeforeValidator:
@@ -98,7 +101,7 @@ def planner_output(max_subtasks: int, tools: tuple[str, ...] = ()) -> type[Plann
     The tool names are an enum of the JSON schema only (a grammar on llama.cpp keeps a small
     model to real names); validation accepts any name, and the executor ignores unknown ones.
     """
-    names = {"type": "string", "enum": list(tools)} if tools else {"type": "string"}
+    names: JsonDict = {"type": "string", "enum": list(tools)} if tools else {"type": "string"}
     spec = create_model(
         "SubtaskSpec",
         __base__=SubtaskSpec,
@@ -110,6 +113,7 @@ def planner_output(max_subtasks: int, tools: tuple[str, ...] = ()) -> type[Plann
     return create_model(
         "PlannerOutput",
         __base__=PlannerOutput,
+        # `spec` is a class made at run time: mypy cannot use it as a type
         plan=(list[spec], Field(default_factory=list, max_length=max_subtasks)),  # type: ignore[valid-type]
     )
 
@@ -186,7 +190,22 @@ def salvage_plan(text: str, schema: type[PlannerOutput]) -> tuple[PlannerOutput,
     return plan, "; ".join(mended) or "accepted as is"
 
 
-def attributed_ids(output: PlannerOutput, cases: list[dict[str, Any]]) -> dict[str, list[str]]:
+def subtask_records(cycle: int, plan: list[SubtaskSpec]) -> dict[str, Subtask]:
+    """Key a plan's subtasks by `<cycle>.<id>`, with dependencies as keys."""
+    return {
+        f"{cycle}.{s.id}": {
+            "key": f"{cycle}.{s.id}",
+            "id": s.id,
+            "cycle": cycle,
+            "description": s.description,
+            "tools": list(dict.fromkeys(t.strip() for t in s.tools if t.strip())),
+            "depends_on": [f"{cycle}.{d}" for d in s.depends_on],
+        }
+        for s in plan
+    }
+
+
+def attributed_ids(output: PlannerOutput, cases: list[RetrievedCase]) -> dict[str, list[str]]:
     """Map the planner's `followed` / `avoided` numbers to the ids of the cases shown as those numbers.
 
     Cases are numbered by their rank (as `prompts.format_cases` shows them); numbers no shown case

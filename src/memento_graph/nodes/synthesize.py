@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
 from memento_graph import prompts
 from memento_graph.context import Context
 from memento_graph.llm import chat_model, usage
-from memento_graph.nodes.plan import results_so_far
-from memento_graph.state import State
+from memento_graph.state import State, StateUpdate, results_so_far
 
 
-async def synthesize(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+async def synthesize(state: State, runtime: Runtime[Context]) -> StateUpdate:
     """Return the planner's final answer, or ask for the best answer from the results so far."""
     if state.get("status") == "answered" and state.get("answer"):
         return {"status": "done"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import Any, TypedDict
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
@@ -13,7 +13,21 @@ from memento_graph.context import Context
 from memento_graph.judge import case_problem, judge_reward
 from memento_graph.lesson import distil_lesson
 from memento_graph.resources import resources_of
-from memento_graph.state import State, add_counts
+from memento_graph.state import Plan, State, StateUpdate, add_counts
+
+
+class _Episode(TypedDict):
+    """What the memory records of every episode (its reward apart: unknown for some)."""
+
+    thread_id: str
+    task: str
+    plan: str
+    answer: str | None
+    judge: dict[str, Any]
+    policy: str
+    models: dict[str, str]
+    status: str
+    tokens: dict[str, int] | None
 
 
 def plan_json(state: State) -> str:
@@ -32,7 +46,7 @@ def plan_json(state: State) -> str:
 
 async def write_memory(
     state: State, runtime: Runtime[Context], config: RunnableConfig
-) -> dict[str, Any]:
+) -> StateUpdate:
     """Judge the reward, then write (or update) the case and the episode, unless memory is off.
 
     An episode with no executed plan, a failed planning or no finished subtask, or whose reward
@@ -52,15 +66,14 @@ async def write_memory(
     problem = case_problem(state) or (None if reward is not None else "reward unknown")
     if problem:
         judge = {**judge, "no_case": problem}
-    update: dict[str, Any] = {"reward": reward, "judge": judge, "tokens": tokens, "case_id": None}
+    update: StateUpdate = {"reward": reward, "judge": judge, "tokens": tokens, "case_id": None}
     if memory is None:
         return update
-    episode = {
+    episode: _Episode = {
         "thread_id": thread_id,
         "task": state["task"],
         "plan": plan_json(state),
         "answer": state.get("answer"),
-        "reward": reward,
         "judge": judge,
         "policy": ctx.policy,
         "models": {
@@ -72,24 +85,26 @@ async def write_memory(
         "tokens": state.get("tokens"),
     }
     if problem:
-        await asyncio.to_thread(lambda: memory.record_episode(**episode))
+        await asyncio.to_thread(lambda: memory.record_episode(**episode, reward=reward))
         return update
+    assert reward is not None  # an unknown reward is a problem (above)
     lesson = None
     if ctx.lessons:
         lesson, spent = await distil_lesson(state, episode["plan"], reward, judge, ctx)
         update["tokens"] = add_counts(tokens, spent)
-    retrieved = state.get("cases") or []
-    first = (state.get("plans") or [{}])[0]  # the plan the case keeps: its attribution
-    attribution = {k: first.get(k) or [] for k in ("followed", "avoided")}
+    retrieved = [dict(c) for c in state.get("cases") or []]  # plain dicts, as the memory takes
+    plans = state.get("plans") or []
+    first = plans[0] if plans else Plan(cycle=0, thought="", subtasks=[])  # the case's plan
+    attribution = {"followed": first.get("followed") or [], "avoided": first.get("avoided") or []}
     case = await asyncio.to_thread(
         lambda: memory.complete_episode(
-            **episode, retrieved=retrieved, attribution=attribution, lesson=lesson
+            **episode, reward=reward, retrieved=retrieved, attribution=attribution, lesson=lesson
         )
     )
     return {**update, "case_id": case.get("id")}
 
 
-def _as_recorded(state: State, episode: dict[str, Any]) -> dict[str, Any]:
+def _as_recorded(state: State, episode: dict[str, Any]) -> StateUpdate:
     """Return write_memory's update from the episode an earlier, killed attempt recorded.
 
     The episode (and its case) were stored but the node's result was not checkpointed: the judge
