@@ -57,13 +57,13 @@ def judged_failures_until_quarantine(memory, judge: dict) -> int:
 
 def test_a_judge_alone_needs_more_evidence_than_ground_truth_to_quarantine(memory):
     uses = judged_failures_until_quarantine(memory, JUDGE)
-    assert uses == 3  # ground truth: 2; a judge wrong 20% of the time errs 3 times in a row 0.8%
+    assert uses == 4  # ground truth: 3; a judge wrong 20% of the time errs 4 times in a row 0.2%
     assert memory.episode("p1")["reward_confidence"] == JUDGE_HIGH
 
 
-def test_ground_truth_quarantines_at_the_second_failure(memory):
+def test_ground_truth_quarantines_at_the_third_failure(memory):
     truth = {"source": "ground_truth", "model": None, "rationale": "no match"}
-    assert judged_failures_until_quarantine(memory, truth) == 2
+    assert judged_failures_until_quarantine(memory, truth) == 3
 
 
 def test_feedback_makes_a_judged_reward_certain(memory):
@@ -140,7 +140,7 @@ def test_the_judge_samples_setting_is_checked():
 
 def test_two_agreeing_judge_failures_do_not_quarantine_as_ground_truth_does(memory):
     agreed = {**JUDGE, "confidence": JUDGE_HIGH, "samples": 2, "agreed": True}
-    assert judged_failures_until_quarantine(memory, agreed) == 3  # ground truth: 2
+    assert judged_failures_until_quarantine(memory, agreed) == 4  # ground truth: 3
 
 
 def test_disagreeing_judge_failures_alone_never_quarantine(memory):

@@ -93,7 +93,7 @@ class Memory(WriteBack):
             baseline = self.store.mean_reward(self.user, recent=lifecycle.RECENT)
             trial = [lifecycle.on_trial(c, u, baseline) for c, u in zip(pool, usage, strict=True)]
             kin = kinship(plan_similarity(self.embed, [c["plan"] for c in pool])) if pool else None
-            chosen = self.learned_policy(len(vec)).select(vec, pool, usage, k, trial, kin)
+            chosen = self.learned_policy(len(vec)).select(vec, pool, usage, k, trial, kin, baseline)
         reached("retrieved")
         keys = ("id", "task", "plan", "answer", "reward", "score", "similarity", "status", "lesson")
         shown = [

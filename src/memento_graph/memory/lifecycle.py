@@ -8,9 +8,12 @@ The evidence on a case is its credited record: per episode, the responsibility f
 neighbours at step similarity 0.42, bench/plan_overlap.py): an episode the planner attributes to a
 case, or whose plan is a paraphrase of it (similarity 0.7+), credits it 0.6-0.95 of a use with ground
 truth and 0.35-0.55 with a confident judge; a case merely shown (a neighbour's plan) gets < 0.05. So
-MIN_CREDIT (0.5) is about one followed use, and quarantine (p_worse >= CONFIDENCE at PRIOR 1) takes
-two certain failures or three confident judge failures; in the bench's medium paraphrase world good
-cases are wrongly quarantined well under 5% (bench/results/learning-conditions.json).
+MIN_CREDIT (0.5) is about one followed use, and quarantine (p_worse >= CONFIDENCE at PRIOR 2) takes
+three certain failures (two when the peers succeed 85% of the time) or four confident judge failures.
+PRIOR was 1 (two failures): in the bench's small-effect world (a good case succeeds 0.60, its peers
+0.52) two straight failures of a good case are common (16%) and 6-8% of good cases were quarantined;
+at PRIOR 2 none of ~200 were, while the poison of the medium paraphrase world is still quarantined
+within 10 follows (bench/results/learning-conditions.json).
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ MIN_CREDIT = 0.5  # a case is judged only once episodes followed it (credited us
 WORSE = 0.75  # "much worse": credited success below this share of the peers' level ...
 # ... this surely: SETTINGS.quarantine_confidence (MEMENTO_QUARANTINE_CONFIDENCE)
 TRIAL = 0.5  # a case more likely worse than not (but not yet surely) is on trial: tried again first
-PRIOR = 1.0  # a case starts at the peers' level, worth this many credited uses
+PRIOR = 2.0  # a case starts at the peers' level, worth this many credited uses
 RECENT = 500  # the peers' level: mean reward of this many recent episodes
 SWEEP_EVERY = 10  # episodes between re-checks of cases no longer shown (their peers improve) ...
 SWEEP_SHARE = (
@@ -65,9 +68,8 @@ def p_worse(use: Mapping[str, Any], baseline: float) -> float:
     """Return the posterior probability that a case succeeds less often than WORSE x baseline.
 
     The prior is the peers' level worth PRIOR credited uses. So a case without credited evidence
-    (shown, never followed) is never judged worse, nor is one failure enough while the peers'
-    level is 0.2 or more (a case as good as its peers fails now and then); two failures with
-    nothing else are.
+    (shown, never followed) is never judged worse, nor are two failures while the peers' level
+    is below 0.85 (a case as good as its peers fails now and then); three with nothing else are.
     """
     from scipy.special import betainc  # 1 s to import: only when a case has credited uses
 

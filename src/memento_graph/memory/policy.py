@@ -8,8 +8,13 @@ rank weight w_i, and succeeding with that case's probability p_i. Its parts:
   f_i p_i^y (1 - p_i)^(1 - y) / sum_j (...)  (EM on the mixture) instead of one label shared by all
   cases, where f_i is how closely the episode's plan follows case i's plan (see `credit.py`);
   its credited successes and uses (each weighed by the reward's confidence) turn the prior into a
-  Beta posterior; when selecting, a case also counts the records of candidates whose plans are
-  alike (`credit.kinship`), so a new paraphrase of a proven plan starts from that plan's record;
+  Beta posterior; when selecting, a case also counts the outcome of the episode that wrote it
+  (OWN_OUTCOME, weighed by its judge's confidence) and the records of candidates whose plans are
+  alike (`credit.kinship`), so a new paraphrase of a proven plan starts from that plan's record and
+  a plan that keeps failing when rewritten is known as such;
+- a floor: a positive case expected below SHOW_FLOOR x the peers' level is not shown (offered as a
+  model, it gets reused; left out, the planner is free to find a better plan), so fewer than K may
+  be shown;
 - exploration by Thompson sampling from that posterior (or epsilon-greedy), then the best K, best first;
 - a trial: a case whose quarantine verdict is open (see `lifecycle.on_trial`) goes first on a task
   for which it is the most similar case, so the evidence that decides it comes soon.
@@ -26,6 +31,17 @@ import numpy as np
 from memento_graph.settings import SETTINGS
 
 PRIOR_STRENGTH = 3.0  # pseudo-uses the model's prior is worth against a case's own credited record
+OWN_OUTCOME = 1.0  # the episode that wrote a case counts as this many uses of it (x its confidence)
+SHOW_FLOOR = 0.75  # a positive case expected below this x the peers' level is not shown
+
+
+def _with_outcome(case: dict[str, Any], use: dict[str, Any]) -> dict[str, Any]:
+    """Return a case's credited record plus the outcome of the episode that wrote it."""
+    from memento_graph.memory.trust import reward_confidence
+
+    weight = OWN_OUTCOME * reward_confidence(case.get("judge"))
+    return {**use, "credit_uses": use.get("credit_uses", 0.0) + weight,
+            "credit_successes": use.get("credit_successes", 0.0) + weight * float(case["reward"])}  # fmt: skip
 
 
 def rank_weights(k: int) -> np.ndarray:
@@ -107,16 +123,32 @@ class LearnedPolicy:
         k: int,
         trial: list[bool] | None = None,
         kin: np.ndarray | None = None,
+        baseline: float | None = None,
     ) -> list[dict[str, Any]]:
         """Score candidates (sampled or mean posterior) and keep the best k; score = P(success).
 
         `trial` marks candidates on trial: the most similar candidate goes first when it is on trial
-        (the task it fits best is the fairest test of its claim).
+        (the task it fits best is the fairest test of its claim). With `baseline` (the peers' level),
+        a positive candidate (not on trial) whose posterior mean is below SHOW_FLOOR x baseline is
+        not shown: fewer cases (or none) leave the planner free to find a better plan than one the
+        record says does worse. Negative cases (examples to avoid) are ranked, never hidden.
         """
         if not candidates:
             return []
+        if OWN_OUTCOME > 0:
+            usage = [_with_outcome(c, u) for c, u in zip(candidates, usage, strict=True)]
         alpha, beta = self.posterior(self.prior(task_vec, candidates), usage, kin)
         mean = alpha / (alpha + beta)
+        if baseline is not None and 0 < baseline < 1:
+            keep = [i for i, c in enumerate(candidates)
+                    if c["reward"] < 0.5 or mean[i] >= SHOW_FLOOR * baseline
+                    or (trial is not None and trial[i])]  # fmt: skip
+            if trial is not None:
+                trial = [trial[i] for i in keep]
+            candidates = [candidates[i] for i in keep]
+            alpha, beta, mean = alpha[keep], beta[keep], mean[keep]
+            if not candidates:
+                return []
         if self.exploration == "thompson":
             rank_by = self._rng.beta(alpha, beta)
         elif self.exploration.startswith("epsilon"):

@@ -4,8 +4,8 @@ Ground truth and the user's own feedback are taken as certain (1.0). An LLM judg
 weighs at most JUDGE_HIGH, by the confidence the judge states itself (low, medium, high; medium
 when it states none). Learning (the credit a case earns, the policy's update) and quarantine count
 an episode's evidence times this confidence, so one judge verdict (at most 0.6 of a use) can neither
-quarantine a good case nor promote a bad one: p_worse needs about two certain failures (lifecycle.py),
-that is three confident judge failures in a row (a judge wrong 20% of the time: 0.8% on a case
+quarantine a good case nor promote a bad one: p_worse needs about three certain failures (lifecycle.py),
+that is four confident judge failures in a row (a judge wrong 20% of the time: 0.2% on a case
 that succeeds).
 
 Two samples of the judge (Context.judge_samples, the default) are a cheap second check: when both
