@@ -35,7 +35,7 @@ OWN_OUTCOME = 1.0  # the episode that wrote a case counts as this many uses of i
 SHOW_FLOOR = 0.75  # a positive case expected below this x the peers' level is not shown
 
 
-def _with_outcome(case: dict[str, Any], use: dict[str, Any]) -> dict[str, Any]:
+def _with_outcome(case: Mapping[str, Any], use: Mapping[str, Any]) -> dict[str, Any]:
     """Return a case's credited record plus the outcome of the episode that wrote it."""
     from memento_graph.memory.trust import reward_confidence
 
