@@ -12,8 +12,8 @@ MIN_CREDIT (0.5) is about one followed use, and quarantine (p_worse >= CONFIDENC
 three certain failures (two when the peers succeed 85% of the time) or four confident judge failures.
 PRIOR was 1 (two failures): in the bench's small-effect world (a good case succeeds 0.60, its peers
 0.52) two straight failures of a good case are common (16%) and 6-8% of good cases were quarantined;
-at PRIOR 2 none of ~200 were, while the poison of the medium paraphrase world is still quarantined
-within 10 follows (bench/results/learning-conditions.json).
+at PRIOR 2 1.3-1.4% are, while the poison of the medium paraphrase world is still quarantined within
+10 follows (bench/results/learning-conditions.json).
 """
 
 from __future__ import annotations
