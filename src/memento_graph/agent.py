@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
 
 Event = Callable[[str, dict[str, Any]], None]
-"""Progress callback: (node name, its state update)."""
+"""Progress callback: (node name, its state update), or (kind, event) for a live.py event."""
 
 
 @dataclass
@@ -153,11 +153,16 @@ class Agent:
         if on_event:
             on_event("thread", {"thread_id": thread_id})
         try:
+            modes = ["updates", "custom"] if on_event else ["updates"]  # custom: live.py events
             with trace.scope():
-                async for update in self.graph.astream(
-                    payload, config, context=self.context, stream_mode="updates", durability="sync"
+                async for mode, chunk in self.graph.astream(
+                    payload, config, context=self.context, stream_mode=modes, durability="sync"
                 ):
-                    for node, value in update.items():
+                    if mode == "custom":
+                        if on_event and isinstance(chunk, dict) and "event" in chunk:
+                            on_event(chunk["event"], chunk)
+                        continue
+                    for node, value in chunk.items():
                         if on_event:
                             on_event(node, value if isinstance(value, dict) else {"value": value})
                         reached(f"after:{node}")  # a test hook (killpoints.py)

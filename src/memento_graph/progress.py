@@ -9,6 +9,8 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
+from memento_graph import live
+
 NO_TOOL = "[yellow]no tool called[/]"
 """Mark of a subtask the planner named tools for that ended with no tool call."""
 
@@ -44,6 +46,14 @@ class Progress:
                     f"[cyan]subtask {key}[/] {mark} ({r['tool_calls']} tool calls{extra}): "
                     + escape(_short(r["output"]))
                 )
+        elif node == live.SUBTASK_STARTED:
+            say(
+                f"[cyan]▸ subtask {escape(str(update['subtask']))} started[/]: "
+                + escape(_short(update.get("description", "")))
+            )
+        elif node == live.TOOL_CALL:
+            call = f"{update['tool']}({call_arguments(update.get('args'))})"
+            say(f"  ↳ calling {escape(_short(call))} (subtask {escape(str(update['subtask']))})")
         elif node == "dispatch_subtask":
             for key, r in (update.get("results") or {}).items():
                 say(f"[cyan]subtask {key}[/] [yellow]skipped[/]: {r['output']}")
@@ -83,6 +93,13 @@ def plan_table(plan: dict[str, Any]) -> Table:
         row = [s["key"], escape(s["description"]), ", ".join(s["depends_on"]) or "-"]
         table.add_row(*row, *([escape(", ".join(s.get("tools") or [])) or "-"] if tools else []))
     return table
+
+
+def call_arguments(args: Any, each: int = 40) -> str:
+    """Return a tool call's arguments as `name=value, ...`, each value cut to `each` characters."""
+    if not isinstance(args, dict):
+        return _short(repr(args), each)
+    return ", ".join(f"{k}={_short(repr(v), each)}" for k, v in args.items())
 
 
 def _short(text: str, n: int = 100) -> str:

@@ -15,7 +15,7 @@ from langchain_core.tools import BaseTool
 from langchain_openai import ChatOpenAI
 from langgraph.runtime import Runtime
 
-from memento_graph import prompts
+from memento_graph import live, prompts
 from memento_graph.context import Context
 from memento_graph.llm import add_usage, chat_model, is_transient, text_of, was_cut
 from memento_graph.nodes.forced_call import first_call
@@ -94,10 +94,20 @@ async def execute_with_tools(
     force = wanted[0] if len(wanted) == 1 else None
     images = partial(attach_images, vision=ctx.executor_vision, max_bytes=ctx.tool_image_max_bytes)
     result: SubtaskResult
+    say = runtime.stream_writer  # live progress (live.py); a no-op unless "custom" is streamed
     async with _limit(thread_id, ctx.concurrency):
+        say(live.subtask_started(subtask))
         try:
             output, calls = await _loop(
-                llm, offered, every, messages, ctx.max_tool_calls, tokens, force, images
+                llm,
+                offered,
+                every,
+                messages,
+                ctx.max_tool_calls,
+                tokens,
+                force,
+                images,
+                announce=lambda call: say(live.tool_call(subtask["key"], call)),
             )
             result = {"status": "done", "output": output or "(empty result)", "tool_calls": calls}
         except openai.APIStatusError as exc:
@@ -118,10 +128,12 @@ async def _loop(
     tokens: dict[str, int],
     force: str | None,
     images: Callable[[list[ToolMessage]], HumanMessage | None],
+    announce: Callable[[ToolCall], None] = lambda call: None,
 ) -> tuple[str, int]:
     """Run the ReAct loop; return the executor's final text and the number of tool calls.
 
-    `images` turns the images of a round of tool results into a user message (or None).
+    `images` turns the images of a round of tool results into a user message (or None);
+    `announce` is told of each tool call before it runs.
     """
     bound = llm.bind_tools(list(offered.values())) if offered else llm
     calls = 0
@@ -139,6 +151,8 @@ async def _loop(
         messages.append(reply)
         room = budget - calls
         todo, refused = reply.tool_calls[:room], reply.tool_calls[room:]
+        for call in todo:
+            announce(call)
         results = list(await asyncio.gather(*(_call_tool(every, c) for c in todo)))
         messages.extend(results)
         messages.extend(
