@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import re
-import sys
 import threading
 import uuid
 import warnings
@@ -22,6 +20,7 @@ from typing import Any
 
 from memento_graph.context import Context
 from memento_graph.errors import MementoError
+from memento_graph.langsmith_client import client, env, quiet_langsmith_logs
 from memento_graph.settings import SETTINGS
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -35,20 +34,14 @@ ROLES = {
 """Names of the model calls in traces, by the node that makes them."""
 
 
-def _env(*names: str) -> str:
-    return next((os.environ[n].strip() for n in names if os.environ.get(n, "").strip()), "")
-
-
 def requested() -> bool:
     """Tell whether the environment asks for LangSmith tracing."""
-    return (
-        _env("LANGSMITH_TRACING", "LANGSMITH_TRACING_V2", "LANGCHAIN_TRACING_V2").lower() in _TRUE
-    )
+    return env("LANGSMITH_TRACING", "LANGSMITH_TRACING_V2", "LANGCHAIN_TRACING_V2").lower() in _TRUE
 
 
 def active() -> bool:
     """Tell whether runs are traced: tracing asked for and an API key given."""
-    return requested() and bool(_env("LANGSMITH_API_KEY", "LANGCHAIN_API_KEY"))
+    return requested() and bool(env("LANGSMITH_API_KEY", "LANGCHAIN_API_KEY"))
 
 
 def flush_timeout() -> float:
@@ -97,51 +90,6 @@ def _tracer_class() -> type:
     return MementoTracer
 
 
-_STATUS = re.compile(r"\b([45]\d\d)\b(?= [A-Z]| Client| Server|\))")
-_ERROR = re.compile(r"\b(\w*(?:Error|Exception|Timeout))\b")
-_IDS = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
-
-
-def warning_kind(text: str) -> str:
-    """Return what a LangSmith warning is about: its HTTP status, else its error type, else itself.
-
-    "401 Client Error" and "500 Server Error" differ; the same unreachable endpoint reported by
-    the info call, the run upload and the feedback is one ConnectionError.
-    """
-    if found := _STATUS.search(text):
-        return found.group(1)
-    errors = [e for e in _ERROR.findall(text) if e not in ("LangSmithError", "HTTPError")]
-    if errors:
-        return "ConnectionError" if "Connection" in " ".join(errors) else errors[-1]
-    return _IDS.sub("<id>", text)
-
-
-class _OneLine(logging.Handler):
-    """Print each distinct LangSmith warning once, as one line (no traceback).
-
-    Distinct by `warning_kind`: a 500 after a 401 shows too, the same failure repeated does not.
-    """
-
-    said: set[str] = set()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        message = record.getMessage()
-        text = message.splitlines()[0][:200] if message.strip() else record.name
-        key = warning_kind(message)
-        if key in _OneLine.said:
-            return
-        _OneLine.said.add(key)
-        sys.stderr.write(f"warning: LangSmith tracing: {text}\n")
-
-
-def _quiet_langsmith_logs() -> None:
-    for name in ("langsmith", "langchain_core.tracers"):
-        logger = logging.getLogger(name)
-        if not any(isinstance(h, _OneLine) for h in logger.handlers):
-            logger.addHandler(_OneLine(logging.WARNING))
-        logger.propagate = False
-
-
 class Trace:
     """The tracing of one run (or resume) of a thread; does nothing when tracing is off."""
 
@@ -179,10 +127,8 @@ class Trace:
         }
         if self.active:
             os.environ.setdefault("LANGSMITH_USE_DAEMON", "true")  # never block exit on sending
-            _quiet_langsmith_logs()
-            from langchain_core.tracers.langchain import get_client
-
-            self._client = get_client()
+            quiet_langsmith_logs()
+            self._client = client()
             config["run_id"] = self.run_id
             config["callbacks"] = [_tracer_class()(client=self._client)]
         return config
@@ -260,10 +206,8 @@ def send_user_feedback(run_id: Any, reward: float, note: str | None) -> None:
     """
     if not active() or not run_id:
         return
-    _quiet_langsmith_logs()
-    from langchain_core.tracers.langchain import get_client
-
-    client = get_client()
+    quiet_langsmith_logs()
+    sender = client()
     comment = f"user: {note}" if note else "user feedback"
     done = threading.Event()
 
@@ -274,11 +218,11 @@ def send_user_feedback(run_id: Any, reward: float, note: str | None) -> None:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 try:
-                    client.update_feedback(feedback_id(run_id), score=reward, comment=comment)
+                    sender.update_feedback(feedback_id(run_id), score=reward, comment=comment)
                 except LangSmithNotFoundError:  # the judge gave no reward: create it
-                    client.create_feedback(
+                    sender.create_feedback(
                         run_id=run_id, key=FEEDBACK_KEY, score=reward, comment=comment,
-                        feedback_id=feedback_id(run_id), session_id=_project_id(client),
+                        feedback_id=feedback_id(run_id), session_id=_project_id(sender),
                         source_info={"source": "user"}, stop_after_attempt=2,
                     )  # fmt: skip
         except Exception as exc:  # noqa: BLE001 - LangSmith never fails the command
