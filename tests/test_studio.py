@@ -84,13 +84,20 @@ async def test_sdk_runs_streams_and_resumes_plan_approval(llm, server):
     assert state["values"]["cases"][0]["id"] == out["case_id"]  # the first run's case
     before = len(llm.requests(is_executor))
     plan = [{"id": 1, "description": "read the atlas", "depends_on": []}]
-    done = await client.runs.wait(
+    done, live = {}, []
+    async for chunk in client.runs.stream(  # the live progress events reach SDK clients too
         paused["thread_id"],
         "memento",
         command={"resume": {"action": "edit", "plan": plan}},
         context={"approve_plan": True},
-    )
+        stream_mode=["values", "custom"],
+    ):
+        if chunk.event == "values":
+            done = chunk.data
+        elif chunk.event == "custom":
+            live.append(chunk.data)
     assert done["answer"] == "Paris"
+    assert {"event": "subtask_started", "subtask": "1.1", "description": "read the atlas"} in live
     assert len(llm.requests(is_executor)) == before + 1
     assert len(llm.requests(executing("read the atlas"))) == 1
 
