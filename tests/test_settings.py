@@ -83,6 +83,7 @@ def test_settings_are_read_when_used_not_at_import():
         "memento_graph.mcp_servers.media",
         "memento_graph.mcp_servers.sandbox",
         "memento_graph.cli",
+        "memento_graph.app",
     ]
     code = "import importlib, sys\nfor m in sys.argv[1:]:\n    importlib.import_module(m)\n"
     env = {**__import__("os").environ, **bad}
