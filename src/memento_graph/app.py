@@ -71,7 +71,8 @@ def main() -> None:
         if not message:  # no arguments: the help was printed
             sys.exit(exc.exit_code)
         ctx = getattr(exc, "ctx", None)
-        where = ctx.command_path.replace(ctx.info_name or "", "memento", 1) if ctx else "memento"
+        root = ctx.find_root().info_name if ctx else None  # the program's name as invoked
+        where = ctx.command_path.replace(root or "", "memento", 1) if ctx else "memento"
         _error(f"{message} (see `{where} --help`)")
         sys.exit(exc.exit_code)
     except typer.Abort as exc:
