@@ -241,3 +241,14 @@ def test_setup_has_nothing_to_download_for_an_endpoint_and_refuses_an_unknown_mo
     assert proc.returncode == 0 and "nothing to download" in proc.stdout, proc.stderr
     error = one_error(memento("setup", env={**fresh, "MEMENTO_EMBEDDING_MODEL": "minilm"}))
     assert "unknown embedding model 'minilm'" in error
+
+
+def test_studio_gets_the_model_before_it_serves(fresh, home):
+    """Offline on a fresh machine, `memento studio` is one line before any server starts."""
+    port = free_port()
+    env = {**fresh, "MEMENTO_EMBEDDING_MODEL_URL": f"http://127.0.0.1:{free_port()}/x.tar.gz"}
+    proc = memento("studio", "--port", str(port), env=env, timeout=60)
+    assert "could not download the embedding model" in one_error(proc)
+    assert "langgraph" not in proc.stdout.lower()  # no server was started
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", port))  # the port is still free: nothing listens there

@@ -20,12 +20,17 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from memento_graph.errors import MementoError
 from memento_graph.settings import SETTINGS
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from memento_graph.context import Context
 
 STUDIO_URL = "https://smith.langchain.com/studio/?baseUrl={url}"
 CONFIG = {
@@ -260,4 +265,18 @@ def studio(
         raise MementoError(f"--host {host!r} is not an address of this machine") from None
     if port is not None and _port_taken(host, port):
         raise MementoError(f"port {port} is in use: choose another with --port, or leave it out")
-    serve(Context().home_path, host, port or free_port(host), console)
+    ctx = Context()
+    _model_ready(ctx, console)
+    serve(ctx.home_path, host, port or free_port(host), console)
+
+
+def _model_ready(ctx: Context, console: Console) -> None:
+    """Get the local embedding model before the server starts.
+
+    A download shows its progress here; offline is one line now, not a failed run in Studio.
+    """
+    from memento_graph.memory.embeddings import is_local
+    from memento_graph.memory.model_files import ensure_model
+
+    if is_local(ctx.embedding_model):
+        ensure_model(ctx, console)
