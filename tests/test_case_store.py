@@ -75,7 +75,6 @@ class ListCaseStore:
             return all(
                 (
                     where.get("status", meta["status"]) == meta["status"],
-                    meta["reward"] > where.get("reward_above", -np.inf),
                     meta["reward"] < where.get("reward_below", np.inf),
                     meta["reward"] <= where.get("reward_at_most", np.inf),
                     meta.get("created_ts", -np.inf) >= where.get("created_since", -np.inf),
@@ -179,7 +178,6 @@ def test_chroma_store_applies_several_conditions_at_once(memory):
     memory.bank.upsert(cases, memory.embed([c["task"] for c in cases]))
     assert memory.bank.ids(status="active", reward_below=1.0) == ["c1", "c3"]
     assert memory.bank.ids(status="active", reward_at_most=0.0) == ["c3"]
-    assert memory.bank.ids(reward_above=0.0, reward_below=1.0) == ["c1"]
     assert sorted(memory.bank.metadata(reward_below=1.0, reward_at_most=0.0)) == ["c2", "c3"]
     assert memory.bank.ids(created_since=time.time() + 60) == []
     assert [c["id"] for c in memory.bank.all(status="retired")] == ["c2"]

@@ -20,7 +20,6 @@ class CaseFilter(TypedDict, total=False):
     """Which cases: every condition given holds (none given: every case)."""
 
     status: str  # active, quarantined or retired
-    reward_above: float  # reward > this
     reward_below: float  # reward < this
     reward_at_most: float  # reward <= this
     created_since: float  # created at or after this Unix time

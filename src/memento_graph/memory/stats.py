@@ -1,7 +1,7 @@
 """Case-bank statistics: counts by status and label, and the most and least useful cases.
 
-Nothing here reads the whole bank: counts come from id-only gets (of the cases not active, and of
-the negative ones; only fractional rewards, rare, are read), usage from the experience store's
+Nothing here reads the whole bank: counts come from id-only gets (of the cases not active, and
+with rewards below 1; only fractional rewards, rare, are read), usage from the experience store's
 per-case table, and only the cases that can rank are read.
 """
 
@@ -31,15 +31,15 @@ def case_stats(memory: Memory, top: int = 5) -> dict[str, Any]:
     ids, table = store.totals_table(memory.user)
     baseline = store.mean_reward(memory.user, recent=lc.RECENT)
     inactive = {s: bank.ids(status=s) for s in ("quarantined", "retired")}
-    negative = bank.ids(reward_below=0.5)
-    between = bank.ids(reward_above=0.0, reward_below=1.0)  # fractional: rare, read
+    zeros = bank.ids(reward_at_most=0.0)
+    between = set(bank.ids(reward_below=1.0)).difference(zeros)  # fractional: rare, read
     rewards = {c["id"]: c["reward"] for c in bank.get(sorted(between))}
-    zeros = len(negative) - sum(r < 0.5 for r in rewards.values())  # reward <= 0
+    negative = zeros + [i for i, r in rewards.items() if r < 0.5]
     by_status = {"active": total - sum(map(len, inactive.values()))} | {
         s: len(i) for s, i in inactive.items()
     }
     by_label = {"positive": total - len(negative), "negative": len(negative)}
-    ones = total - zeros - len(rewards)
+    ones = total - len(zeros) - len(rewards)
     return {
         "user": memory.user,
         "embedder": memory.embedder.id,
