@@ -98,10 +98,10 @@ def test_a_stricter_similarity_counts_only_the_same_text(llm, home, tmp_path):
     assert "1 of 4 questions are already in the case bank (1 same text, 0 near" in " ".join(
         result.stderr.split()
     )
-    assert [r["question"] for r in records(out)] == [  # --limit counts the questions kept
-        "Which river flows through Paris?",
+    assert {r["question"] for r in records(out)} == {  # --limit counts the questions kept
+        "Which river flows through Paris?",  # (records come in the order items finish)
         "What is the capital of Columbia County?",
-    ]
+    }
 
 
 def test_bad_seen_options_are_one_line_errors(llm, home, tmp_path):

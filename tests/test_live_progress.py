@@ -6,7 +6,7 @@ import io
 import os
 import pty
 import re
-import select
+import selectors
 import subprocess
 import sys
 import threading
@@ -36,9 +36,11 @@ def on_a_terminal(*args: str, timeout: float = 120) -> tuple[list[tuple[float, b
     )
     os.close(slave)
     chunks: list[tuple[float, bytes]] = []
+    ready = selectors.DefaultSelector()  # epoll: select() fails on a descriptor past 1023
+    ready.register(master, selectors.EVENT_READ)
     try:
         while time.monotonic() - started < timeout:
-            if not select.select([master], [], [], 0.2)[0]:
+            if not ready.select(0.2):
                 if proc.poll() is not None:
                     break
                 continue
@@ -50,6 +52,7 @@ def on_a_terminal(*args: str, timeout: float = 120) -> tuple[list[tuple[float, b
                 break
             chunks.append((time.monotonic() - started, data))
     finally:
+        ready.close()
         os.close(master)
         if proc.poll() is None:
             proc.kill()

@@ -95,13 +95,28 @@ class Guarded:
 
     def __getattr__(self, attr: str) -> Any:
         def call(*args: Any, **kwargs: Any) -> Any:
-            with self.bank.access(write=attr in WRITES) as client:
-                if self._epoch != self.bank.epoch:  # the client was reopened: fetch anew
-                    self._collection = client.get_collection(self.name)
-                    self._epoch = self.bank.epoch
-                return getattr(self._collection, attr)(*args, **kwargs)
+            for pause in (*_RETRY_PAUSES, None):
+                with self.bank.access(write=attr in WRITES) as client:
+                    if self._epoch != self.bank.epoch:  # the client was reopened: fetch anew
+                        self._collection = client.get_collection(self.name)
+                        self._epoch = self.bank.epoch
+                    try:
+                        return getattr(self._collection, attr)(*args, **kwargs)
+                    except Exception as exc:
+                        if pause is None or attr in WRITES or not _transient(exc):
+                            raise
+                time.sleep(pause)
 
         return call
+
+
+# A Chroma server answers a read that races another client's first writes to a collection with
+# "Error creating hnsw segment reader: Nothing found on disk" (chroma-core/chroma#4212): read again.
+_RETRY_PAUSES = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
+
+
+def _transient(exc: Exception) -> bool:
+    return type(exc).__name__ == "InternalError" and "Nothing found on disk" in str(exc)
 
 
 class Bank:
