@@ -35,6 +35,15 @@ from scripted_llm import ScriptedLLM  # noqa: E402
 MODEL_DIR = Path(os.environ.get("MEMENTO_EMBEDDING_MODEL_DIR") or _model_dir)
 
 
+@pytest.fixture(autouse=True)
+def _release_stores():
+    """After each test, close the stores it opened in this process (their files stay open otherwise)."""
+    yield
+    core = sys.modules.get("memento_graph.memory.core")
+    if core is not None:
+        core.release_stores()
+
+
 @pytest.fixture
 def llm(monkeypatch: pytest.MonkeyPatch):
     """A scripted OpenAI-compatible server on 127.0.0.1, set as OPENAI_BASE_URL."""

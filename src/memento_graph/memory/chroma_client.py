@@ -74,6 +74,16 @@ def folder_bank(folder: Path) -> FolderBank:
         return _FOLDERS[key]
 
 
+def release_banks() -> None:
+    """Close and forget every case bank this process opened (a bank held for its lifetime stays)."""
+    with _LOCK:
+        for key, bank in list(_FOLDERS.items()):
+            if not bank.held:
+                bank.close()
+                del _FOLDERS[key]
+        _CLIENTS.clear()
+
+
 def hold_casebank(folder: Path) -> None:
     """Keep every other process from the embedded case bank until this process exits (repairs)."""
     folder_bank(folder).hold()
@@ -228,6 +238,14 @@ class FolderBank(Bank):
                     self.mode, self.depth = None, 0
                     if not self.held:
                         fcntl.flock(self.handle, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        """Close the Chroma client and the lock file (nothing is held afterwards)."""
+        with self.mutex:
+            if self.client is not None:
+                self.client.close()
+                self.client = None
+            self.handle.close()
 
     def hold(self) -> None:
         """Take the lock exclusively until the process exits."""

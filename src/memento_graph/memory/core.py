@@ -36,6 +36,17 @@ def experience_store(home: Path, url: str = "") -> ExperienceStore:
         return _STORES[key]
 
 
+def release_stores() -> None:
+    """Close and forget the process-wide experience stores and case banks (tests; a long-lived host)."""
+    from memento_graph.memory.chroma_client import release_banks
+
+    with _STORES_LOCK:
+        for store in _STORES.values():
+            store.db.close()
+        _STORES.clear()
+    release_banks()
+
+
 def _above(case: CaseRecord, floor: float | None) -> bool:
     return floor is None or case["similarity"] >= floor
 
