@@ -238,10 +238,11 @@ class ScriptedLLM:
                     delta["tool_calls"] = [
                         dict(tc, index=i) for i, tc in enumerate(msg["tool_calls"])
                     ]
-                chunks = [
+                chunks = [  # the usage only in the last chunk, as real servers send it
                     {
                         **full,
                         "object": "chat.completion.chunk",
+                        "usage": None,
                         "choices": [{"index": 0, "delta": delta, "finish_reason": None}],
                     },
                     {

@@ -30,4 +30,3 @@ def test_released_stores_hold_no_file_and_open_again(memory, home):
     assert open_files(home) == 0
     again = open_memory(Context(home=str(home)))
     assert [c["task"] for c in again.list_cases()] == ["Which river flows through Paris?"]
-

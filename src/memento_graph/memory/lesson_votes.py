@@ -12,6 +12,7 @@ text that was shown (by its hash): a case rewritten with a new lesson starts aga
 from __future__ import annotations
 
 import hashlib
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -32,17 +33,19 @@ _CREATE = (
     "reward real, created_at text, primary key (thread_id, case_id))",
     f"create index if not exists {_TABLE}_case on {_TABLE} (case_id, lesson)",
 )
-_MADE: set[int] = set()
+_MADE: weakref.WeakSet[ExperienceStore] = (
+    weakref.WeakSet()
+)  # not ids: a closed store's id is reused
 
 
 def _ensure(store: ExperienceStore) -> None:
     """Create the votes table once per store (SQL shared by SQLite and PostgreSQL)."""
-    if id(store) in _MADE:
+    if store in _MADE:
         return
     with store.lock, store.db.write() as conn:
         for sql in _CREATE:
             conn.execute(sql)
-    _MADE.add(id(store))
+    _MADE.add(store)
 
 
 def vote(

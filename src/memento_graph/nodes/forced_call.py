@@ -6,14 +6,13 @@ import json
 import uuid
 from typing import Any
 
-import openai
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_openai import ChatOpenAI
 
 from memento_graph import prompts
-from memento_graph.llm import add_completion_usage, add_usage, response_format, text_of
+from memento_graph.llm import add_usage, json_reply, text_of
 
 
 def tool_parameters(tool: BaseTool) -> dict[str, Any]:
@@ -36,17 +35,14 @@ async def first_call(
     if reply.tool_calls:
         return reply
     ask = HumanMessage(content=prompts.TOOL_ARGUMENTS.format(name=tool.name))
-    bound = llm.bind(response_format=response_format(tool_parameters(tool), name="arguments"))
-    try:
-        answer = await bound.ainvoke([*messages, ask])
-    except openai.LengthFinishReasonError as exc:  # arguments cut at the length limit
-        add_completion_usage(tokens, exc.completion)
-        return reply  # no usable arguments: the executor's own reply stands
+    answer = await json_reply(llm, tool_parameters(tool), name="arguments").ainvoke(
+        [*messages, ask]
+    )
     add_usage(tokens, answer)
     try:
-        args = json.loads(text_of(answer))
+        args = json.loads(text_of(answer))  # arguments cut at the length limit do not parse
     except ValueError:
-        return reply
+        return reply  # no usable arguments: the executor's own reply stands
     if not isinstance(args, dict):
         return reply
     call = {"name": tool.name, "args": args, "id": f"call_{uuid.uuid4().hex[:12]}"}
