@@ -9,7 +9,9 @@ from functools import lru_cache
 from typing import Any, TypeVar
 
 import openai
+from langchain_core.language_models import LanguageModelInput
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.runnables import Runnable
 from langchain_openai import ChatOpenAI
 from langgraph.types import RetryPolicy
 from pydantic import BaseModel, SecretStr, ValidationError
@@ -119,7 +121,9 @@ def response_format(schema: type[BaseModel] | dict[str, Any], name: str = "") ->
     }
 
 
-def json_reply(llm: ChatOpenAI, schema: type[BaseModel] | dict[str, Any], name: str = "") -> Any:
+def json_reply(
+    llm: ChatOpenAI, schema: type[BaseModel] | dict[str, Any], name: str = ""
+) -> Runnable[LanguageModelInput, BaseMessage]:
     """Return `llm` bound to reply with JSON matching `schema` (see `response_format`).
 
     The format goes into the request body as it is: given as `response_format`, LangChain would

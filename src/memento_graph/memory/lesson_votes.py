@@ -33,9 +33,8 @@ _CREATE = (
     "reward real, created_at text, primary key (thread_id, case_id))",
     f"create index if not exists {_TABLE}_case on {_TABLE} (case_id, lesson)",
 )
-_MADE: weakref.WeakSet[ExperienceStore] = (
-    weakref.WeakSet()
-)  # not ids: a closed store's id is reused
+# The stores whose table exists (held weakly, not by id: a closed store's id is reused).
+_MADE: weakref.WeakSet[ExperienceStore] = weakref.WeakSet()
 
 
 def _ensure(store: ExperienceStore) -> None:
