@@ -7,6 +7,7 @@ from contextlib import contextmanager
 import pytest
 from chromadb.errors import InternalError
 
+from memento_graph.memory import chroma_client
 from memento_graph.memory.chroma_client import Bank, Guarded
 
 RACE = "Error executing plan: Internal error: Error creating hnsw segment reader: Nothing found on disk"
@@ -50,7 +51,9 @@ def test_a_read_that_races_first_writes_is_read_again():
     assert collection.calls == ["query"] * 3
 
 
-def test_a_read_that_keeps_failing_raises_after_a_few_seconds_at_most():
+def test_a_read_that_keeps_failing_raises_after_a_few_seconds_at_most(monkeypatch):
+    assert sum(chroma_client._RETRY_PAUSES) <= 3.2  # seconds, at most, before the error
+    monkeypatch.setattr(chroma_client, "_RETRY_PAUSES", (0.0,) * 6)  # no wall-clock wait here
     collection = Collection(failures=100)
     with pytest.raises(InternalError, match="Nothing found on disk"):
         Guarded(FakeBank(collection), "cases").query(n_results=1)
