@@ -76,7 +76,7 @@ class ListCaseStore:
                 (
                     where.get("status", meta["status"]) == meta["status"],
                     meta["reward"] < where.get("reward_below", np.inf),
-                    meta["reward"] <= where.get("reward_at_most", np.inf),
+                    meta["reward"] > where.get("reward_above", -np.inf),
                     meta.get("created_ts", -np.inf) >= where.get("created_since", -np.inf),
                 )
             )
@@ -118,7 +118,7 @@ def test_a_second_case_store_backs_memory_for_retrieve_and_write(home):
     cases = ListCaseStore("someone")
     memory = Memory(home, "someone", HashedEmbedder(64), cases=cases)
     assert (
-        memory.bank is cases
+        memory.bank.cases is cases
         and memory.retrieve("Who painted the Mona Lisa?", 4, "similarity") == []
     )
 
@@ -177,7 +177,7 @@ def test_chroma_store_applies_several_conditions_at_once(memory):
     ]  # fmt: skip
     memory.bank.upsert(cases, memory.embed([c["task"] for c in cases]))
     assert memory.bank.ids(status="active", reward_below=1.0) == ["c1", "c3"]
-    assert memory.bank.ids(status="active", reward_at_most=0.0) == ["c3"]
-    assert sorted(memory.bank.metadata(reward_below=1.0, reward_at_most=0.0)) == ["c2", "c3"]
+    assert memory.bank.ids(status="active", reward_above=0.0) == ["c0", "c1"]
+    assert sorted(memory.bank.metadata(reward_below=1.0, reward_above=0.0)) == ["c1"]
     assert memory.bank.ids(created_since=time.time() + 60) == []
     assert [c["id"] for c in memory.bank.all(status="retired")] == ["c2"]

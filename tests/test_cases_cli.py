@@ -89,6 +89,10 @@ def test_rollback_dedupe_stats(bank):
     assert data["total"] == 2 and data["by_status"] == {"active": 1, "retired": 1}
     assert data["by_label"] == {"positive": 1, "negative": 1} and data["on_trial"] == 0
     assert "case(s) for user default" in cli("stats").output
+    memory.bank.cases.update(penicillin["id"], status="quarantined")  # a write the index missed
+    assert json.loads(cli("stats", "--json").output)["by_status"] == {"active": 1, "retired": 1}
+    data = json.loads(cli("stats", "--json", "--recount").output)
+    assert data["by_status"] == {"active": 1, "quarantined": 1}
 
 
 def test_export_import(bank, tmp_path):

@@ -5,6 +5,7 @@ deletes) and the other stores keep their content throughout.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -66,6 +67,13 @@ def template(tmp_path_factory, server) -> Path:
         )
         assert proc.returncode == 0, proc.stderr
     assert contents(home)["policy"], "the second run trains the learned policy"
+    for name in ("threads.sqlite", "runs.sqlite", "experience.sqlite"):
+        # a process may exit without closing a store, leaving its last commits in the WAL file; SQLite
+        # then reads them (page 1 included) from there, and a damaged main file would go unnoticed
+        with contextlib.closing(sqlite3.connect(home / name)) as conn:
+            busy, _, _ = conn.execute("pragma wal_checkpoint(truncate)").fetchone()
+        wal = home / f"{name}-wal"
+        assert not busy and (not wal.exists() or wal.stat().st_size == 0), name
     return home
 
 

@@ -143,21 +143,19 @@ def test_capacity_retires_the_least_useful(home, memory):  # noqa: F811
 def test_capacity_counts_active_cases_and_retires_in_one_batch(home):
     from hashed_embedder import HashedEmbedder
 
-    bank = Memory(home, "full", HashedEmbedder(), max_cases=40).bank
-    store = Memory(home, "full", bank.embedder).store
+    memory = Memory(home, "full", HashedEmbedder(), max_cases=40)
+    bank, store, embed = memory.bank, memory.store, memory.embedder.embed
     cases = [{"id": f"c{i:02d}", "task": f"task {i}", "plan": "p", "reward": float(i >= 12),
               "status": "retired" if i >= 50 else "active", "judge": {},
               "provenance": {"created_at": f"2025-01-01T00:00:{i:02d}"}} for i in range(60)]  # fmt: skip
-    bank.upsert(
-        cases[:40] + cases[50:], bank.embedder.embed([c["task"] for c in cases[:40] + cases[50:]])
-    )
+    bank.upsert(cases[:40] + cases[50:], embed([c["task"] for c in cases[:40] + cases[50:]]))
     assert lifecycle.enforce_capacity(bank, store, 40) == []  # 50 cases, but 40 active
-    bank.upsert(cases[40:50], bank.embedder.embed([c["task"] for c in cases[40:50]]))
+    bank.upsert(cases[40:50], embed([c["task"] for c in cases[40:50]]))
     victims = lifecycle.enforce_capacity(bank, store, 40)  # 50 active: down to 95% of 40 at once
     assert victims == [f"c{i:02d}" for i in range(12)]  # the reward-0 ones, oldest first
     assert all("capacity" in c["status_reason"] for c in bank.get(victims))
     assert len(bank.ids(**lifecycle.ACTIVE)) == 38
-    bank.upsert(cases[:2], bank.embedder.embed(["task 0", "task 1"]))  # restored: 40 active
+    bank.upsert(cases[:2], embed(["task 0", "task 1"]))  # restored: 40 active
     assert lifecycle.enforce_capacity(bank, store, 40) == []
 
 

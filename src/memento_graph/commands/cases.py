@@ -217,11 +217,17 @@ def import_(file: Path, user: User = None) -> None:
 
 
 @app.command()
-def stats(user: User = None, as_json: AsJson = False) -> None:
+def stats(
+    user: User = None,
+    as_json: AsJson = False,
+    recount: Annotated[
+        bool, typer.Option("--recount", help="Rebuild the case index from the case bank first.")
+    ] = False,
+) -> None:
     """Show counts by status and label, and the most and least useful cases."""
     from memento_graph.memory.stats import case_stats
 
-    data = case_stats(_memory(user))
+    data = case_stats(_memory(user), recount=recount)
     if as_json:
         return _print(data, True)
     console.print(_summary(data))

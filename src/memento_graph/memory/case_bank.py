@@ -65,8 +65,8 @@ def where_of(filters: CaseFilter) -> dict[str, Any] | None:
     parts: list[dict[str, Any]] = []
     if "status" in filters:
         parts.append({"status": filters["status"]})
-    if "reward_at_most" in filters:
-        parts.append({"reward": {"$lte": filters["reward_at_most"]}})
+    if "reward_above" in filters:
+        parts.append({"reward": {"$gt": filters["reward_above"]}})
     if "reward_below" in filters:
         parts.append({"reward": {"$lt": filters["reward_below"]}})
     if "created_since" in filters:

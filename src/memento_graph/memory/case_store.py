@@ -21,7 +21,7 @@ class CaseFilter(TypedDict, total=False):
 
     status: str  # active, quarantined or retired
     reward_below: float  # reward < this
-    reward_at_most: float  # reward <= this
+    reward_above: float  # reward > this
     created_since: float  # created at or after this Unix time
 
 

@@ -13,10 +13,12 @@ from typing import Any
 from memento_graph.errors import MementoError
 from memento_graph.killpoints import reached
 from memento_graph.memory import lesson_votes, lifecycle
+from memento_graph.memory.case_index import CaseIndex, bank_key
 from memento_graph.memory.case_store import CaseStore
 from memento_graph.memory.credit import kinship, plan_similarity
 from memento_graph.memory.embeddings import Embedder
 from memento_graph.memory.experience import ExperienceStore
+from memento_graph.memory.indexed_cases import IndexedCases
 from memento_graph.memory.policy import similarity_select
 from memento_graph.memory.schema import CaseRecord, label_of
 from memento_graph.memory.write_back import WriteBack
@@ -65,8 +67,9 @@ class Memory(WriteBack):
             from memento_graph.memory.case_bank import open_case_bank
 
             cases = open_case_bank(self.home / "casebank", user, embedder)
-        self.bank = cases
         self.store = experience_store(self.home, experience_url)
+        self.index = CaseIndex(self.store, bank_key(user, embedder.id), user)
+        self.bank: CaseStore = IndexedCases(cases, self.index)  # every write keeps the index
         self.near_duplicate = (
             near_duplicate if near_duplicate is not None else SETTINGS.near_duplicate
         )

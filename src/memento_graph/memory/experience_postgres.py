@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from memento_graph.errors import MementoError
-from memento_graph.memory.experience_schema import EPISODES, POLICY_STATE, RETRIEVALS
+from memento_graph.memory.experience_schema import CASE_INDEX, EPISODES, POLICY_STATE, RETRIEVALS
 from memento_graph.settings import SETTINGS
 
 WRITE_LOCK = (0x6D656D65, 0x65787065)  # advisory lock ("meme", "expe"): one writer at a time
@@ -63,7 +63,16 @@ class _Connection:
         self.conn = conn
 
     def execute(self, sql: str, params: Any = ()) -> Any:
-        return self.conn.execute(sql.replace("%", "%%").replace("?", "%s"), params)
+        return self.conn.execute(_native(sql), params)
+
+    def executemany(self, sql: str, rows: list[Any]) -> None:
+        with self.conn.cursor() as cursor:
+            cursor.executemany(_native(sql), rows)
+
+
+def _native(sql: str) -> str:
+    """Return SQL with the store's `?` placeholders as psycopg's `%s`."""
+    return sql.replace("%", "%%").replace("?", "%s")
 
 
 class PostgresExperience:
@@ -131,6 +140,7 @@ def _tables() -> Iterator[str]:
         "episodes": (EPISODES, "thread_id"),
         "retrievals": (RETRIEVALS, "thread_id, case_id"),
         "policy_state": (POLICY_STATE, '"key"'),
+        "case_index": (CASE_INDEX, "bank, case_id"),
     }
     for name, (columns, key) in tables.items():
         body = ", ".join(f'"{c}" {_TYPES[t]}' for c, t in columns.items())
@@ -143,6 +153,7 @@ def _tables() -> Iterator[str]:
         'primary key ("user", case_id))'
     )
     yield "create index if not exists retrievals_case_id on retrievals (case_id)"
+    yield "create index if not exists case_index_tally on case_index (bank, status, reward)"
     yield 'create index if not exists episodes_user_created on episodes ("user", created_at, reward)'
     yield _CASE_USAGE
     yield (

@@ -18,6 +18,8 @@ RETRIEVALS: dict[str, type] = {
 }  # fmt: skip
 POLICY_STATE: dict[str, type] = {"key": str, "state": bytes, "updated_at": str, "version": int}
 """A learned policy's arrays (npz) under a key; `version` counts its saves (see `ExperienceStore`)."""
+CASE_INDEX: dict[str, type] = {"bank": str, "case_id": str, "status": str, "reward": float}
+"""Each case's status and reward by bank (`case_index.py`), kept with the case bank's writes."""
 
 
 def upsert(table: str, row: dict[str, Any], key: str) -> tuple[str, list[Any]]:

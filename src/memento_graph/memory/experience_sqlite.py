@@ -82,6 +82,11 @@ def _create(db: sqlite_utils.Database) -> None:
     db.table("episodes").create(EPISODES, pk="thread_id", if_not_exists=True)
     db.table("retrievals").create(RETRIEVALS, pk=("thread_id", "case_id"), if_not_exists=True)
     db.table("policy_state").create(POLICY_STATE, pk="key", if_not_exists=True)
+    db.execute(
+        "create table if not exists case_index (bank text, case_id text, status text, reward real, "
+        "primary key (bank, case_id)) without rowid"  # a bank's rows read in one run
+    )
+    db.table("case_index").create_index(["bank", "status", "reward"], if_not_exists=True)
     db.table("retrievals").create_index(["case_id"], if_not_exists=True)
     db.table("episodes").create_index(["user", "created_at"], if_not_exists=True)
     db.table("episodes").create_index(["user", "created_at", "reward"], if_not_exists=True)

@@ -1,8 +1,8 @@
 """Case-bank statistics: counts by status and label, and the most and least useful cases.
 
-Nothing here reads the whole bank: counts come from id-only gets (of the cases not active, and
-with rewards below 1; only fractional rewards, rare, are read), usage from the experience store's
-per-case table, and only the cases that can rank are read.
+Nothing here reads the whole bank: counts, cases on trial and the usefulness ranking come from the
+case index (each case's status and reward, case_index.py) joined with the experience store's per-case
+usage; only the few ranked cases are read from the bank.
 """
 
 from __future__ import annotations
@@ -16,83 +16,59 @@ from memento_graph.memory import lifecycle as lc
 from memento_graph.settings import SETTINGS
 
 if TYPE_CHECKING:
-    from memento_graph.memory.case_store import CaseStore
     from memento_graph.memory.core import Memory
     from memento_graph.memory.schema import CaseRecord
 
-_READ = 256  # cases read at a time while ranking
-_KEYS = ("times_retrieved", "mean_reward", "credit_uses", "credit_successes")
 
+def case_stats(memory: Memory, top: int = 5, recount: bool = False) -> dict[str, Any]:
+    """Return counts by status and label, cases on trial, mean reward, and the most and least useful.
 
-def case_stats(memory: Memory, top: int = 5) -> dict[str, Any]:
-    """Return counts by status and label, cases on trial, mean reward, and the most and least useful."""
-    bank, store = memory.bank, memory.store
-    total = bank.count()
-    ids, table = store.totals_table(memory.user)
+    `recount`: rebuild the case index from the bank first (it is rebuilt anyway when their sizes differ).
+    """
+    index, store = memory.index, memory.store
+    index.ensure(memory.bank, recount)
+    tally = index.tally()
+    by_status: dict[str, int] = {}
+    by_label = {"positive": 0, "negative": 0}
+    for (status, negative), (n, _) in sorted(tally.items()):
+        by_status[status] = by_status.get(status, 0) + n
+        by_label["negative" if negative else "positive"] += n
+    total = sum(by_status.values())
     baseline = store.mean_reward(memory.user, recent=lc.RECENT)
-    inactive = {s: bank.ids(status=s) for s in ("quarantined", "retired")}
-    zeros = bank.ids(reward_at_most=0.0)
-    between = set(bank.ids(reward_below=1.0)).difference(zeros)  # fractional: rare, read
-    rewards = {c["id"]: c["reward"] for c in bank.get(sorted(between))}
-    negative = zeros + [i for i, r in rewards.items() if r < 0.5]
-    by_status = {"active": total - sum(map(len, inactive.values()))} | {
-        s: len(i) for s, i in inactive.items()
-    }
-    by_label = {"positive": total - len(negative), "negative": len(negative)}
-    ones = total - len(zeros) - len(rewards)
     return {
         "user": memory.user,
         "embedder": memory.embedder.id,
         "total": total,
         "by_status": {key: n for key, n in by_status.items() if n},
         "by_label": {key: n for key, n in by_label.items() if n},
-        "on_trial": _on_trial(bank, ids, table, baseline, {*negative, *sum(inactive.values(), [])}),
-        "mean_reward": round((ones + sum(rewards.values())) / total, 4) if total else None,
+        "on_trial": _on_trial(index.judged(), baseline),
+        "mean_reward": round(sum(r for _, r in tally.values()) / total, 4) if total else None,
         "episodes_mean_reward": store.mean_reward(memory.user, recent=10**9),
-        "most_useful": _ranked(bank, ids, table, top, best=True),
-        "least_useful": _ranked(bank, ids, table, top, best=False),
+        "most_useful": _ranked(memory, top, best=True),
+        "least_useful": _ranked(memory, top, best=False),
     }
 
 
-def _on_trial(
-    bank: CaseStore, ids: list[str], table: np.ndarray, baseline: float | None, excluded: set[str]
-) -> int:
-    """Count the cases on trial (`lifecycle.on_trial`), given the negative and inactive ones to exclude."""
-    if baseline is None or not 0 < baseline < 1 or not ids:
+def _on_trial(judged: np.ndarray, baseline: float | None) -> int:
+    """Count the cases on trial (`lifecycle.on_trial`) among active positive cases' (uses, successes)."""
+    if baseline is None or not 0 < baseline < 1 or not len(judged):
         return 0
-    judged = np.flatnonzero(table[:, 2] >= lc.MIN_CREDIT)
-    uses, wins = table[judged, 2], table[judged, 3]
+    uses, wins = judged[:, 0], judged[:, 1]
     alpha = lc.PRIOR * baseline + wins  # lifecycle.p_worse, over arrays
     p = betainc(
         alpha, lc.PRIOR * (1.0 - baseline) + np.maximum(uses - wins, 0.0), lc.WORSE * baseline
     )
-    trial = judged[(p >= lc.TRIAL) & (p < SETTINGS.quarantine_confidence)]
-    return len(bank.existing([ids[i] for i in trial if ids[i] not in excluded]))
+    return int(np.count_nonzero((p >= lc.TRIAL) & (p < SETTINGS.quarantine_confidence)))
 
 
-def _ranked(
-    bank: CaseStore, ids: list[str], table: np.ndarray, top: int, best: bool
-) -> list[dict[str, Any]]:
-    """Return the `top` most (or least) useful cases that were ever retrieved, reading few cases.
-
-    A case's usefulness lies between its values at reward 0 and 1, known from its usage alone; cases are
-    read in order of the bound that could rank them first, until no unread case can.
-    """
-    sign, reward = (-1.0, 1.0) if best else (1.0, 0.0)
-    bound = sign * lc.usefulness_of(reward, table[:, 3], table[:, 2])
-    order = np.argsort(bound, kind="stable")
-    found: list[tuple[float, CaseRecord, dict[str, Any]]] = []
-    for start in range(0, len(order) if top > 0 else 0, _READ):
-        rows = {ids[i]: table[i] for i in order[start : start + _READ]}
-        for case in bank.get(list(rows)):
-            row = rows[case["id"]]
-            usage = dict(zip(_KEYS, map(float, row), strict=True))
-            found.append((sign * lc.usefulness(case, usage), case, usage))
-        found.sort(key=lambda item: item[0])
-        after = start + _READ
-        if after < len(order) and len(found) >= top and found[top - 1][0] <= bound[order[after]]:
-            break
-    return [_brief(case, usage) for _, case, usage in found[:top]]
+def _ranked(memory: Memory, top: int, best: bool) -> list[dict[str, Any]]:
+    """Return the `top` most (or least) useful cases that were ever retrieved (any status)."""
+    usage = dict(memory.index.ranked(top, best))
+    found = [
+        (lc.usefulness(case, usage[case["id"]]), case) for case in memory.bank.get(list(usage))
+    ]
+    found.sort(key=lambda item: (-item[0] if best else item[0], item[1]["id"]))
+    return [_brief(case, usage[case["id"]]) for _, case in found]
 
 
 def _brief(case: CaseRecord, use: dict[str, Any]) -> dict[str, Any]:
