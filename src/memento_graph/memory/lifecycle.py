@@ -10,6 +10,8 @@ case, or whose plan is a paraphrase of it (similarity 0.7+), credits it 0.6-0.95
 truth and 0.35-0.55 with a confident judge; a case merely shown (a neighbour's plan) gets < 0.05. So
 MIN_CREDIT (0.5) is about one followed use, and quarantine (p_worse >= CONFIDENCE at PRIOR 2) takes
 three certain failures (two when the peers succeed 85% of the time) or four confident judge failures.
+A case is judged with its lineage (lineage.py): the records of the cases its plan was written from or
+written into, by kinship, so a plan's failures count wherever its paraphrases were shown.
 PRIOR was 1 (two failures): in the bench's small-effect world (a good case succeeds 0.60, its peers
 0.52) two straight failures of a good case are common (16%) and 6-8% of good cases were quarantined;
 at PRIOR 2 1.3-1.4% are, while the poison of the medium paraphrase world is still quarantined within
@@ -23,6 +25,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from memento_graph.memory import lineage
 from memento_graph.memory.case_store import CaseFilter, CaseStore
 from memento_graph.memory.experience import ExperienceStore
 from memento_graph.memory.schema import CaseRecord, now_iso, to_timestamp
@@ -98,26 +101,52 @@ def check_quarantine(
 ) -> list[str]:
     """Quarantine cases whose credited success is confidently much worse than their peers'.
 
-    The peers' level is the mean reward of the user's recent episodes: a global yardstick that a spreading
-    bad case cannot drag down in its own neighbourhood (pass `baseline` when already known).
-    Returns the ids quarantined now.
+    The cases judged are those with MIN_CREDIT credited uses of their own. One whose own record is
+    below the peers' level is judged on its lineage's (`lineage.pooled_usage`: its own plus its
+    parent's and children's, by kinship); one at the peers' level or above stands on its own. A case
+    quarantined now has its relatives judged too, tested or not (an untested copy of a quarantined
+    plan goes with it). The peers' level is the mean reward of the user's recent episodes: a global
+    yardstick that a spreading bad case cannot drag down in its own neighbourhood (pass `baseline`
+    when already known). Returns the ids quarantined now.
     """
     usage = store.usage(case_ids)
-    judged = [c for c in case_ids if usage[c]["credit_uses"] >= MIN_CREDIT]
-    if judged and baseline is None:
+    todo = [c for c in dict.fromkeys(case_ids) if usage[c]["credit_uses"] >= MIN_CREDIT]
+    if todo and baseline is None:
         baseline = store.mean_reward(bank.user, recent=RECENT)
-    if not judged or baseline is None or not 0 < baseline < 1:
+    if not todo or baseline is None or not 0 < baseline < 1:
         return []
-    quarantined, confidence = [], SETTINGS.quarantine_confidence
-    for case, use in ((c, usage[c["id"]]) for c in bank.get(judged)):
-        if case["status"] == "active" and p_worse(use, baseline) >= confidence:
-            reason = (
-                f"auto: {use['credit_successes']:.1f} credited successes in "
-                f"{use['credit_uses']:.1f} uses vs peers' {baseline:.2f}"
-            )
-            set_status(bank, case["id"], "quarantined", reason)
-            quarantined.append(case["id"])
+    quarantined: list[str] = []
+    seen = set(todo)
+    while todo:
+        cases = [c for c in bank.get(todo) if c["status"] == "active"]
+        own = store.usage([c["id"] for c in cases])
+        below = [c for c in cases if own[c["id"]]["credit_successes"]
+                 < baseline * own[c["id"]]["credit_uses"] or not own[c["id"]]["credit_uses"]]  # fmt: skip
+        pooled = {**own, **lineage.pooled_usage(bank, store, below, own)}
+        now = [c for c in cases if pooled[c["id"]]["credit_uses"] >= MIN_CREDIT
+               and _judge(bank, c, pooled[c["id"]], baseline, pooled[c["id"]] != own[c["id"]])]  # fmt: skip
+        quarantined += [c["id"] for c in now]
+        family = lineage.relatives(bank, now)
+        kin = dict.fromkeys(i for c in now for i, _ in family[c["id"]])
+        todo = [i for i in kin if i not in seen]
+        seen.update(todo)
     return quarantined
+
+
+def _judge(
+    bank: CaseStore, case: CaseRecord, use: Mapping[str, Any], baseline: float, pooled: bool
+) -> bool:
+    """Quarantine one active case if its record is confidently much worse; return whether it was."""
+    if p_worse(use, baseline) < SETTINGS.quarantine_confidence:
+        return False
+    reason = (
+        f"auto: {use['credit_successes']:.1f} credited successes in "
+        f"{use['credit_uses']:.1f} uses vs peers' {baseline:.2f}"
+    )
+    if pooled:
+        reason += " (with its lineage's)"
+    set_status(bank, case["id"], "quarantined", reason)
+    return True
 
 
 def sweep_due(episodes: int) -> bool:

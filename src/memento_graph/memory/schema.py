@@ -41,7 +41,10 @@ _TOP = (
     "status_reason",
     "merged_into",
     "lesson",
-)  # fmt: skip  (lesson: distilled at write time, absent from older cases)
+    "derived_from",
+    "derived_similarity",
+    "descendants",
+)  # fmt: skip  (lesson: distilled at write time; lineage (lineage.py): absent from older cases)
 
 
 class JudgeRecord(TypedDict, total=False):
@@ -93,6 +96,9 @@ class CaseRecord(TypedDict):
     user: NotRequired[str | None]
     status_reason: NotRequired[str | None]
     merged_into: NotRequired[str | None]
+    derived_from: NotRequired[str | None]  # the case this one's plan was written from (lineage.py)
+    derived_similarity: NotRequired[float | None]  # its plan's step similarity to that case's
+    descendants: NotRequired[str | None]  # ids of cases derived from this one, space-separated
     label: NotRequired[str]  # positive or negative: from the reward, on every case read
     embedding: NotRequired[np.ndarray]  # the task's embedding, when asked for
     similarity: NotRequired[float]  # cosine to the query, in a query's results
@@ -153,7 +159,7 @@ def from_metadata(case_id: str, task: str, meta: Mapping[str, Any]) -> CaseRecor
         return None if value == "" else value
 
     reward = float(meta.get("reward") or 0.0)
-    return {
+    case: CaseRecord = {
         "id": case_id, "task": task, "plan": meta.get("plan") or "", "answer": meta.get("answer"),
         "reward": reward, "status": meta.get("status") or "active", "user": meta.get("user"),
         "revisions": int(meta.get("revisions") or 0), "status_reason": meta.get("status_reason"),
@@ -167,6 +173,12 @@ def from_metadata(case_id: str, task: str, meta: Mapping[str, Any]) -> CaseRecor
                                   "judge": flat("judge_llm")}},
         "label": label_of(reward),
     }  # fmt: skip
+    if flat("derived_from"):  # lineage (lineage.py), only on cases that have one
+        case["derived_from"] = str(meta["derived_from"])
+        case["derived_similarity"] = float(meta.get("derived_similarity") or 0.0)
+    if flat("descendants"):
+        case["descendants"] = str(meta["descendants"])
+    return case
 
 
 def check_reward(value: Any, where: str = "") -> float:

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from memento_graph.errors import MementoError
 from memento_graph.killpoints import reached
-from memento_graph.memory import lesson_votes, lifecycle
+from memento_graph.memory import lesson_votes, lifecycle, lineage
 from memento_graph.memory.base import MemoryBase, public
 from memento_graph.memory.credit import clean_attribution, influence, plan_similarity, share_by_plan
-from memento_graph.memory.policy import LearnedPolicy, rank_weights
+from memento_graph.memory.policy import rank_weights
 from memento_graph.memory.schema import CaseRecord, Provenance, check_reward, new_case_id, now_iso
 from memento_graph.memory.trust import CERTAIN, reward_confidence
 
@@ -40,12 +41,19 @@ class WriteBack(MemoryBase):
                 if existing is not None:
                     return existing
             vec = self.embed([task])[0]
+            before = self._shown(vec, retrieved)
+            similarity, follow = self._follow(plan, before, attribution)
+            derived = lineage.parent_of(before, follow, similarity[0, 1:])
             case = self._write_case(
-                vec, thread_id, task, plan, answer, reward, judge, models, lesson
+                vec, thread_id, task, plan, answer, reward, judge, models, lesson, derived
             )
             reached("case_written")  # a test hook (killpoints.py)
             shown = self._shown(vec, retrieved)
-            credit = self._learn(vec, shown, plan, reward, confidence, attribution)
+            if [c["plan"] for c in shown] != [c["plan"] for c in before]:
+                similarity, follow = self._follow(plan, shown, attribution)  # it rewrote one
+            credit = self._learn(vec, shown, plan, reward, confidence, (similarity, follow))
+            if derived is not None and case.get("derived_from") == derived[0]["id"]:
+                lineage.add_descendant(self.bank, derived[0], case["id"])
             episode = {
                 "thread_id": thread_id, "user": self.user, "task": task, "plan": plan,
                 "answer": answer, "reward": reward, "judge_source": judge.get("source"),
@@ -88,7 +96,9 @@ class WriteBack(MemoryBase):
     def _write_case(
         self, vec: np.ndarray, thread_id: str, task: str, plan: str, answer: str | None,
         reward: float, judge: dict, models: dict, lesson: str | None = None,
+        derived: tuple[Mapping[str, Any], float] | None = None,
     ) -> CaseRecord:  # fmt: skip
+        """Write the episode's case (or revise its near-duplicate); `derived`: its plan's parent."""
         now = now_iso()
         provenance: Provenance = {"thread_id": thread_id, "created_at": now, "updated_at": now,
                                   "embedder": self.embedder.id, "models": dict(models or {})}  # fmt: skip
@@ -100,6 +110,8 @@ class WriteBack(MemoryBase):
                       "rationale": judge.get("rationale")},
             "provenance": provenance, "revisions": 0,
         }  # fmt: skip
+        if derived is not None and derived[0]["id"] != fresh["id"]:
+            fresh["derived_from"], fresh["derived_similarity"] = derived[0]["id"], derived[1]
         if dup is None:
             case = fresh
         elif dup["provenance"].get("thread_id") == thread_id:  # written by a killed attempt
@@ -130,43 +142,48 @@ class WriteBack(MemoryBase):
             )
         return shown
 
+    def _follow(
+        self, plan: str, shown: list[dict[str, Any]], attribution: dict | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Return the plans' step similarity and how much the plan followed each shown case.
+
+        The similarity matrix has the plan first, then the shown cases'; the follow is
+        `credit.influence` of the similarity and the planner's attribution.
+        """
+        if not shown:
+            return np.ones((1, 1)), np.zeros(0)
+        similarity = plan_similarity(self.embed, [plan, *(c["plan"] for c in shown)])
+        position = {c["id"]: i for i, c in enumerate(shown)}
+        named = {k: [position[c] for c in (attribution or {}).get(k, []) if c in position]
+                 for k in ("followed", "avoided")}  # fmt: skip
+        return similarity, influence(similarity[0, 1:], rank_weights(len(shown)), **named)
+
     def _learn(
         self, vec: np.ndarray, shown: list[dict[str, Any]], plan: str, reward: float,
-        confidence: float = CERTAIN, attribution: dict | None = None,
+        confidence: float = CERTAIN, follows: tuple[np.ndarray, np.ndarray] | None = None,
+        attribution: dict | None = None,
     ) -> np.ndarray:  # fmt: skip
         """Credit each shown case for the reward and train the learned policy on it.
 
         The credit is the responsibility for the reward times the reward's confidence: the weight of
-        this episode's evidence in every case's record and in the policy's update.
+        this episode's evidence in every case's record and in the policy's update. `follows`: the
+        plans' similarity and follow (`_follow`), computed from `attribution` when not given.
         """
         if not shown:
             return np.zeros(0)
+        similarity, follow = follows or self._follow(plan, shown, attribution)
         policy = self.learned_policy(len(vec))
         with self.store.hold_state(self.policy_key) as held:  # no other process learns meanwhile
             if held.version != policy.version:
                 policy.load(held.arrays(), held.version)
             policy.version = None  # a step that fails before it is saved is reloaded away
-            credit = self._credit_and_train(
-                policy, vec, shown, plan, reward, confidence, attribution
-            )
+            usage = self.store.usage([c["id"] for c in shown])
+            prior = policy.prior(vec, shown)
+            alpha, beta = policy.posterior(prior, [usage[c["id"]] for c in shown])
+            responsibility = policy.credit(alpha / (alpha + beta), reward, follow)
+            credit = share_by_plan(responsibility, similarity[1:, 1:]) * confidence
+            policy.train(vec, shown, reward, credit)
             policy.version = held.save(policy.state())
-        return credit
-
-    def _credit_and_train(
-        self, policy: LearnedPolicy, vec: np.ndarray, shown: list[dict[str, Any]], plan: str,
-        reward: float, confidence: float, attribution: dict | None,
-    ) -> np.ndarray:  # fmt: skip
-        """Credit each shown case for the reward and train the policy on it (one step)."""
-        usage = self.store.usage([c["id"] for c in shown])
-        alpha, beta = policy.posterior(policy.prior(vec, shown), [usage[c["id"]] for c in shown])
-        similarity = plan_similarity(self.embed, [plan, *(c["plan"] for c in shown)])
-        position = {c["id"]: i for i, c in enumerate(shown)}
-        named = {k: [position[c] for c in (attribution or {}).get(k, []) if c in position]
-                 for k in ("followed", "avoided")}  # fmt: skip
-        follow = influence(similarity[0, 1:], rank_weights(len(shown)), **named)
-        responsibility = policy.credit(alpha / (alpha + beta), reward, follow)
-        credit = share_by_plan(responsibility, similarity[1:, 1:]) * confidence
-        policy.train(vec, shown, reward, credit)
         return credit
 
     def _lifecycle(self, shown_ids: list[str]) -> None:
@@ -210,8 +227,9 @@ class WriteBack(MemoryBase):
                     vec, [{"id": r["case_id"], "rank": r["rank"]} for r in episode["retrieved"]]
                 )
                 credit = self._learn(
-                    vec, shown, episode["plan"] or "", reward, CERTAIN, episode.get("attribution")
-                )
+                    vec, shown, episode["plan"] or "", reward, CERTAIN,
+                    attribution=episode.get("attribution"),
+                )  # fmt: skip
                 self.store.set_credits(
                     thread_id, {c["id"]: cr for c, cr in zip(shown, credit, strict=True)}
                 )
