@@ -21,39 +21,25 @@ if TYPE_CHECKING:
     from memento_graph.memory.schema import CaseRecord
 
 
+def _delegated(name: str, doc: str) -> Any:
+    """Return a property that reads and writes the wrapped store's attribute `name`."""
+    return property(
+        lambda self: getattr(self.cases, name),
+        lambda self, value: setattr(self.cases, name, value),
+        doc=doc,
+    )
+
+
 class IndexedCases:
     """A `CaseStore` that mirrors each case's status and reward into a `CaseIndex`."""
 
     def __init__(self, cases: CaseStore, index: CaseIndex) -> None:
         self.cases, self.index, self.user = cases, index, cases.user
 
-    # capacity bookkeeping: the wrapped store's
-    @property
-    def active(self) -> int | None:
-        """Active cases at the wrapped store's last count."""
-        return self.cases.active
-
-    @active.setter
-    def active(self, value: int | None) -> None:
-        self.cases.active = value
-
-    @property
-    def added(self) -> int:
-        """Cases written since that count."""
-        return self.cases.added
-
-    @added.setter
-    def added(self, value: int) -> None:
-        self.cases.added = value
-
-    @property
-    def checks(self) -> int:
-        """Capacity checks since that count."""
-        return self.cases.checks
-
-    @checks.setter
-    def checks(self, value: int) -> None:
-        self.cases.checks = value
+    # capacity bookkeeping (lifecycle.enforce_capacity): the wrapped store's own
+    active = _delegated("active", "Active cases at the wrapped store's last count.")
+    added = _delegated("added", "Cases written through the wrapped store since that count.")
+    checks = _delegated("checks", "Capacity checks since that count.")
 
     # -- writes: the store's, then the index's ---------------------------------------------------------
     def upsert(self, cases: Sequence[CaseRecord], vectors: np.ndarray, new: bool = False) -> None:
